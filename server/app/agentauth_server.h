@@ -1,0 +1,67 @@
+// The assembled daemon: cache, provider client and gRPC service on one listener. main() and the
+// integration tests build it the same way, with the clock and HTTP client they choose.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/cache/token_cache.h"
+#include "server/common/clock.h"
+#include "server/common/executor.h"
+#include "server/common/logging.h"
+#include "server/config/config.h"
+#include "server/http/http_client.h"
+#include "server/provider/provider_client.h"
+#include "server/service/token_service.h"
+
+namespace agentauth {
+
+struct ServerOptions {
+  // Provider requests that may run at once, across all clients.
+  size_t max_concurrent_fetches = 8;
+  std::string version = "dev";
+};
+
+// Borrowed collaborators; all must outlive the server.
+struct ServerDependencies {
+  const Clock& clock;
+  Logger& logger;
+  HttpClient& http;
+};
+
+class AgentAuthServer {
+ public:
+  // Builds everything and starts listening on config.listen. UNAVAILABLE when the address
+  // cannot be bound.
+  static absl::StatusOr<std::unique_ptr<AgentAuthServer>> Start(Config config,
+                                                               const ServerOptions& options,
+                                                               const ServerDependencies& deps);
+  ~AgentAuthServer();
+
+  // The address callers use, with the port the system chose when config.listen ends in ":0".
+  const std::string& address() const { return address_; }
+
+  // Stops accepting calls, cancels those still waiting after `grace`, and waits for provider
+  // requests in flight. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  AgentAuthServer(std::shared_ptr<const Config> config, const ServerOptions& options,
+                  const ServerDependencies& deps);
+
+  std::shared_ptr<const Config> config_;
+  const ServerDependencies deps_;
+  ThreadPoolExecutor fetch_pool_;
+  ProviderClient provider_;
+  TokenCache cache_;
+  TokenServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  bool shut_down_ = false;
+};
+
+}  // namespace agentauth

@@ -1,0 +1,36 @@
+// The command line of agentauthd, parsed into a plain struct. absl flags cannot spell the
+// hyphenated names operators expect (--check-config), so this small parser does.
+//
+//   agentauthd --config FILE [--check-config] [--log-level LEVEL] [--log-format FORMAT]
+//              [--max-concurrent-fetches N] | --help | --version
+//
+// A value may be given as `--flag value` or `--flag=value`.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/common/logging.h"
+
+namespace agentauth {
+
+struct DaemonFlags {
+  std::string config_path;
+  bool check_config = false;  // Validate, print a summary, exit.
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
+  size_t max_concurrent_fetches = 8;  // Provider requests at once, 1 to 1024.
+  bool help = false;
+  bool version = false;
+};
+
+// Parses argv[1] onwards. INVALID_ARGUMENT naming the flag for a usage error. --help and
+// --version win over everything, even a missing --config.
+absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& args);
+
+// The --help text.
+std::string DaemonUsage();
+
+}  // namespace agentauth

@@ -1,0 +1,578 @@
+#include "server/config/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+#include "server/common/fingerprint.h"
+#include "server/http/url.h"
+
+namespace agentauth {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr absl::string_view kDefaultAuthority = "https://ims.bentley.com";
+
+// The iTwin.js agent client refuses these: they describe a signed-in user, which an agent is not.
+const std::set<std::string, std::less<>> kUserScopes = {"openid", "email", "profile",
+                                                        "organization"};
+
+absl::Status PathError(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+std::string Child(absl::string_view path, absl::string_view key) {
+  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+}
+
+std::string Element(absl::string_view path, size_t index) {
+  return absl::StrCat(path, "[", index, "]");
+}
+
+absl::string_view TypeName(const Json& value) {
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  return "null";
+}
+
+absl::Status RequireObject(const Json& value, absl::string_view path) {
+  if (value.is_object()) return absl::OkStatus();
+  return PathError(path.empty() ? "config" : path,
+                   absl::StrCat("expected an object, got ", TypeName(value)));
+}
+
+// Unknown keys are errors: a misspelt "min_valdity" silently ignored is a production incident.
+absl::Status RejectUnknownKeys(const Json& object, absl::string_view path,
+                               std::initializer_list<absl::string_view> allowed) {
+  for (const auto& [key, unused] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    return PathError(Child(path, key),
+                     absl::StrCat("unknown key; expected one of ", absl::StrJoin(allowed, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+// A config value together with where it was written, for messages about it.
+template <typename T>
+struct Located {
+  std::optional<T> value;
+  std::string path;
+};
+
+absl::Status ReadString(const Json& object, absl::string_view path, absl::string_view key,
+                        Located<std::string>& out) {
+  const auto found = object.find(key);
+  if (found == object.end()) return absl::OkStatus();
+  out.path = Child(path, key);
+  if (!found->is_string()) {
+    return PathError(out.path, absl::StrCat("expected a string, got ", TypeName(*found)));
+  }
+  out.value = found->get<std::string>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const Json& object, absl::string_view path, absl::string_view key,
+                      Located<bool>& out) {
+  const auto found = object.find(key);
+  if (found == object.end()) return absl::OkStatus();
+  out.path = Child(path, key);
+  if (!found->is_boolean()) {
+    return PathError(out.path, absl::StrCat("expected true or false, got ", TypeName(*found)));
+  }
+  out.value = found->get<bool>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadDuration(const Json& object, absl::string_view path, absl::string_view key,
+                          absl::Duration min, absl::Duration max, Located<absl::Duration>& out) {
+  Located<std::string> text;
+  if (absl::Status status = ReadString(object, path, key, text); !status.ok()) {
+    return object.at(std::string(key)).is_number()
+               ? PathError(Child(path, key), "expected a duration string such as \"60s\" or "
+                                             "\"5m\", got a number")
+               : status;
+  }
+  if (!text.value) return absl::OkStatus();
+
+  out.path = text.path;
+  absl::Duration duration;
+  if (!absl::ParseDuration(*text.value, &duration) || duration == absl::InfiniteDuration()) {
+    return PathError(out.path, absl::StrCat("\"", *text.value,
+                                            "\" is not a duration; write e.g. \"60s\", \"5m\"",
+                                            " or \"1h30m\""));
+  }
+  if (duration < min || duration > max) {
+    return PathError(out.path, absl::StrCat(*text.value, " is out of range; expected ",
+                                            absl::FormatDuration(min), " to ",
+                                            absl::FormatDuration(max)));
+  }
+  out.value = duration;
+  return absl::OkStatus();
+}
+
+absl::Status ReadSize(const Json& object, absl::string_view path, absl::string_view key,
+                      size_t min, size_t max, Located<size_t>& out) {
+  const auto found = object.find(key);
+  if (found == object.end()) return absl::OkStatus();
+  out.path = Child(path, key);
+  if (!found->is_number_unsigned()) {
+    return PathError(out.path, absl::StrCat("expected a whole number of bytes, got ",
+                                            found->dump()));
+  }
+  const auto bytes = found->get<uint64_t>();
+  if (bytes < min || bytes > max) {
+    return PathError(out.path, absl::StrCat(bytes, " is out of range; expected ", min, " to ",
+                                            max, " bytes"));
+  }
+  out.value = static_cast<size_t>(bytes);
+  return absl::OkStatus();
+}
+
+// The keys that may appear both in "defaults" and in a client; the client's value wins.
+struct SharedSettings {
+  Located<std::string> authority;
+  Located<std::string> url_prefix;
+  Located<std::string> auth_method;
+  Located<absl::Duration> min_validity;
+  Located<absl::Duration> default_token_lifetime;
+  Located<bool> allow_insecure_http;
+  Located<absl::Duration> http_timeout;
+  Located<std::string> http_ca_file;
+  Located<size_t> http_max_response_bytes;
+};
+
+constexpr std::initializer_list<absl::string_view> kSharedKeys = {
+    "authority", "url_prefix",          "auth_method", "min_validity", "default_token_lifetime",
+    "allow_insecure_http", "http"};
+
+absl::Status ReadHttp(const Json& object, absl::string_view path, SharedSettings& out) {
+  const auto found = object.find("http");
+  if (found == object.end()) return absl::OkStatus();
+  const std::string http_path = Child(path, "http");
+  if (absl::Status status = RequireObject(*found, http_path); !status.ok()) return status;
+  if (absl::Status status =
+          RejectUnknownKeys(*found, http_path, {"timeout", "ca_file", "max_response_bytes"});
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReadDuration(*found, http_path, "timeout", absl::Milliseconds(100),
+                                         absl::Minutes(5), out.http_timeout);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReadString(*found, http_path, "ca_file", out.http_ca_file);
+      !status.ok()) {
+    return status;
+  }
+  return ReadSize(*found, http_path, "max_response_bytes", 16 << 10, 64 << 20,
+                  out.http_max_response_bytes);
+}
+
+absl::Status ReadShared(const Json& object, absl::string_view path, SharedSettings& out) {
+  for (auto [key, target] : {std::pair{"authority", &out.authority},
+                             std::pair{"url_prefix", &out.url_prefix},
+                             std::pair{"auth_method", &out.auth_method}}) {
+    if (absl::Status status = ReadString(object, path, key, *target); !status.ok()) return status;
+  }
+  if (absl::Status status = ReadDuration(object, path, "min_validity", absl::ZeroDuration(),
+                                         absl::Hours(24), out.min_validity);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReadDuration(object, path, "default_token_lifetime", absl::Seconds(10),
+                                         absl::Hours(24), out.default_token_lifetime);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReadBool(object, path, "allow_insecure_http", out.allow_insecure_http);
+      !status.ok()) {
+    return status;
+  }
+  return ReadHttp(object, path, out);
+}
+
+// The client's value where it set one, else the default's.
+template <typename T>
+const Located<T>& Pick(const Located<T>& client, const Located<T>& defaults) {
+  return client.value ? client : defaults;
+}
+
+absl::StatusOr<AuthMethod> ParseAuthMethod(const Located<std::string>& method) {
+  if (!method.value) return AuthMethod::kAutomatic;
+  if (*method.value == "client_secret_basic") return AuthMethod::kClientSecretBasic;
+  if (*method.value == "client_secret_post") return AuthMethod::kClientSecretPost;
+  return PathError(method.path,
+                   absl::StrCat("unknown method \"", *method.value,
+                                "\"; expected client_secret_basic or client_secret_post"));
+}
+
+// Checks a provider URL: https, or http where it cannot leave the machine or is allowed.
+absl::Status CheckProviderUrl(absl::string_view path, absl::string_view url,
+                              bool allow_insecure_http) {
+  absl::StatusOr<ParsedUrl> parsed = ParseHttpUrl(url);
+  if (!parsed.ok()) return PathError(path, parsed.status().message());
+  if (parsed->has_query || parsed->has_fragment) {
+    return PathError(path, absl::StrCat("\"", url, "\" must not have a query or a fragment"));
+  }
+  if (parsed->scheme == "http" && !IsLoopbackHost(parsed->host) && !allow_insecure_http) {
+    return PathError(path, absl::StrCat("\"", url,
+                                        "\" uses plain http to a host other than loopback, "
+                                        "which would send the client secret unencrypted; use "
+                                        "https or set allow_insecure_http"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckUrlPrefix(const Located<std::string>& prefix) {
+  if (!prefix.value) return absl::OkStatus();
+  for (char c : *prefix.value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+      return PathError(prefix.path, absl::StrCat("\"", *prefix.value,
+                                                 "\" is not a host prefix such as \"dev-\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckClientName(const std::string& name, absl::string_view path) {
+  const bool valid_characters = std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (name.empty() || name.size() > 64 || !valid_characters) {
+    return PathError(path, absl::StrCat("\"", name, "\" is not a valid client name; use 1 to 64 ",
+                                        "letters, digits, '.', '-' or '_'"));
+  }
+  return absl::OkStatus();
+}
+
+// Collects the scopes of a client: an array of strings or one space-separated string.
+absl::Status ReadScopes(const Json& client, absl::string_view path, const std::string& name,
+                        std::vector<std::string>& out) {
+  const auto found = client.find("scopes");
+  if (found == client.end()) return absl::OkStatus();
+  const std::string scopes_path = Child(path, "scopes");
+
+  std::vector<std::pair<std::string, std::string>> entries;  // (value, path)
+  if (found->is_string()) {
+    entries.emplace_back(found->get<std::string>(), scopes_path);
+  } else if (found->is_array()) {
+    for (size_t i = 0; i < found->size(); ++i) {
+      const Json& entry = (*found)[i];
+      if (!entry.is_string()) {
+        return PathError(Element(scopes_path, i),
+                         absl::StrCat("expected a string, got ", TypeName(entry)));
+      }
+      entries.emplace_back(entry.get<std::string>(), Element(scopes_path, i));
+    }
+  } else {
+    return PathError(scopes_path,
+                     absl::StrCat("expected an array of strings, got ", TypeName(*found)));
+  }
+
+  for (const auto& [value, entry_path] : entries) {
+    for (absl::string_view scope : absl::StrSplit(value, absl::ByAnyChar(" \t\n"),
+                                                 absl::SkipEmpty())) {
+      if (kUserScopes.contains(scope)) {
+        return PathError(entry_path,
+                         absl::StrCat("client \"", name, "\" may not ask for scope \"", scope,
+                                      "\": openid, email, profile and organization describe a "
+                                      "signed-in user, which an agent is not"));
+      }
+      out.emplace_back(scope);
+    }
+  }
+  out = NormalizeScopes(out);
+  return absl::OkStatus();
+}
+
+absl::Status ReadSecret(const Json& client, absl::string_view path, const SecretSources& secrets,
+                        ClientConfig& out) {
+  Located<std::string> file;
+  Located<std::string> env;
+  if (absl::Status status = ReadString(client, path, "client_secret_file", file); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReadString(client, path, "client_secret_env", env); !status.ok()) {
+    return status;
+  }
+  if (file.value.has_value() == env.value.has_value()) {
+    return PathError(path, "set exactly one of client_secret_file or client_secret_env");
+  }
+
+  std::string secret;
+  if (file.value) {
+    absl::StatusOr<std::string> content = secrets.read_file(*file.value);
+    if (!content.ok()) return PathError(file.path, content.status().message());
+    secret = *std::move(content);
+    out.secret_source = absl::StrCat("file ", *file.value);
+  } else {
+    std::optional<std::string> value = secrets.get_env(*env.value);
+    if (!value) {
+      return PathError(env.path,
+                       absl::StrCat("environment variable ", *env.value, " is not set"));
+    }
+    secret = *std::move(value);
+    out.secret_source = absl::StrCat("environment variable ", *env.value);
+  }
+
+  // Secret files written with `echo` end in a newline that is not part of the secret.
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) {
+    return PathError(file.value ? file.path : env.path,
+                     absl::StrCat("the client secret from ", out.secret_source, " is empty"));
+  }
+  out.client_secret = std::move(secret);
+  return absl::OkStatus();
+}
+
+absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSettings& defaults,
+                                 const SecretSources& secrets, ClientConfig& out) {
+  const Located<bool>& insecure = Pick(client.allow_insecure_http, defaults.allow_insecure_http);
+  out.allow_insecure_http = insecure.value.value_or(false);
+
+  const Located<std::string>& authority = Pick(client.authority, defaults.authority);
+  const Located<std::string>& prefix = Pick(client.url_prefix, defaults.url_prefix);
+  if (absl::Status status = CheckUrlPrefix(prefix); !status.ok()) return status;
+  const std::string authority_path = authority.value ? authority.path : "defaults.authority";
+  absl::StatusOr<std::string> prefixed = PrefixUrlHost(
+      authority.value.value_or(std::string(kDefaultAuthority)), prefix.value.value_or(""));
+  if (!prefixed.ok()) return PathError(authority_path, prefixed.status().message());
+  if (absl::Status status = CheckProviderUrl(authority_path, *prefixed, out.allow_insecure_http);
+      !status.ok()) {
+    return status;
+  }
+  out.authority = *std::move(prefixed);
+
+  absl::StatusOr<AuthMethod> method = ParseAuthMethod(Pick(client.auth_method,
+                                                           defaults.auth_method));
+  if (!method.ok()) return method.status();
+  out.auth_method = *method;
+
+  out.min_validity = Pick(client.min_validity, defaults.min_validity).value.value_or(
+      out.min_validity);
+  out.default_token_lifetime =
+      Pick(client.default_token_lifetime, defaults.default_token_lifetime)
+          .value.value_or(out.default_token_lifetime);
+  out.http.timeout = Pick(client.http_timeout, defaults.http_timeout).value.value_or(
+      out.http.timeout);
+  out.http.max_response_bytes =
+      Pick(client.http_max_response_bytes, defaults.http_max_response_bytes)
+          .value.value_or(out.http.max_response_bytes);
+
+  const Located<std::string>& ca_file = Pick(client.http_ca_file, defaults.http_ca_file);
+  if (ca_file.value) {
+    absl::StatusOr<std::string> content = secrets.read_file(*ca_file.value);
+    if (!content.ok()) return PathError(ca_file.path, content.status().message());
+    out.http.ca_file = *ca_file.value;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view path,
+                                         const SharedSettings& defaults,
+                                         const SecretSources& secrets) {
+  if (absl::Status status = RequireObject(client, path); !status.ok()) return status;
+  if (absl::Status status = RejectUnknownKeys(
+          client, path,
+          {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
+           "token_endpoint", "authority", "url_prefix", "auth_method", "min_validity",
+           "default_token_lifetime", "allow_insecure_http", "http"});
+      !status.ok()) {
+    return status;
+  }
+
+  ClientConfig out;
+  Located<std::string> name;
+  Located<std::string> client_id;
+  Located<std::string> token_endpoint;
+  if (absl::Status status = ReadString(client, path, "name", name); !status.ok()) return status;
+  if (!name.value) return PathError(Child(path, "name"), "required");
+  if (absl::Status status = CheckClientName(*name.value, name.path); !status.ok()) return status;
+  out.name = *name.value;
+
+  if (absl::Status status = ReadString(client, path, "client_id", client_id); !status.ok()) {
+    return status;
+  }
+  if (!client_id.value || client_id.value->empty()) {
+    return PathError(Child(path, "client_id"), absl::StrCat("required for client \"", out.name,
+                                                            "\""));
+  }
+  out.client_id = *client_id.value;
+
+  if (absl::Status status = ReadSecret(client, path, secrets, out); !status.ok()) return status;
+  if (absl::Status status = ReadScopes(client, path, out.name, out.scopes); !status.ok()) {
+    return status;
+  }
+
+  SharedSettings own;
+  if (absl::Status status = ReadShared(client, path, own); !status.ok()) return status;
+  if (absl::Status status = ApplySharedSettings(own, defaults, secrets, out); !status.ok()) {
+    return status;
+  }
+
+  if (absl::Status status = ReadString(client, path, "token_endpoint", token_endpoint);
+      !status.ok()) {
+    return status;
+  }
+  if (token_endpoint.value) {
+    if (absl::Status status = CheckProviderUrl(token_endpoint.path, *token_endpoint.value,
+                                               out.allow_insecure_http);
+        !status.ok()) {
+      return status;
+    }
+    out.token_endpoint = *token_endpoint.value;
+  }
+
+  out.credential_fingerprint = Fingerprint(absl::StrCat(
+      out.client_id, absl::string_view("\0", 1), out.client_secret, absl::string_view("\0", 1),
+      AuthMethodName(out.auth_method)));
+  return out;
+}
+
+absl::Status CheckListen(const Located<std::string>& listen) {
+  if (!listen.value) return absl::OkStatus();
+  const std::string& address = *listen.value;
+  if (absl::StartsWith(address, "unix:") && address.size() > 5) return absl::OkStatus();
+
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return PathError(listen.path, absl::StrCat("\"", address, "\" is not an address such as ",
+                                               "\"127.0.0.1:50051\" or \"unix:/run/a.sock\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view AuthMethodName(AuthMethod method) {
+  switch (method) {
+    case AuthMethod::kAutomatic:
+      return "automatic";
+    case AuthMethod::kClientSecretBasic:
+      return "client_secret_basic";
+    case AuthMethod::kClientSecretPost:
+      return "client_secret_post";
+  }
+  return "unknown";
+}
+
+const ClientConfig* Config::FindClient(absl::string_view name) const {
+  for (const ClientConfig& client : clients) {
+    if (client.name == name) return &client;
+  }
+  return nullptr;
+}
+
+SecretSources SecretSources::Real() {
+  SecretSources sources;
+  sources.read_file = [](const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
+    }
+    std::ostringstream content;
+    content << file.rdbuf();
+    return content.str();
+  };
+  sources.get_env = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+  return sources;
+}
+
+std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes) {
+  std::set<std::string, std::less<>> unique;
+  for (const std::string& entry : scopes) {
+    for (absl::string_view scope :
+         absl::StrSplit(entry, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty())) {
+      unique.emplace(scope);
+    }
+  }
+  return std::vector<std::string>(unique.begin(), unique.end());
+}
+
+absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSources& secrets) {
+  Json root;
+  try {
+    root = Json::parse(json_text);
+  } catch (const Json::parse_error& error) {
+    // what() reads "[json.exception.parse_error.101] parse error at line 1, column 14: ...";
+    // the part after the bracketed id is what a person needs.
+    absl::string_view detail = error.what();
+    if (const size_t id_end = detail.find("] "); id_end != absl::string_view::npos) {
+      detail.remove_prefix(id_end + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", detail));
+  }
+  if (absl::Status status = RequireObject(root, ""); !status.ok()) return status;
+  if (absl::Status status = RejectUnknownKeys(root, "", {"listen", "defaults", "clients"});
+      !status.ok()) {
+    return status;
+  }
+
+  Config config;
+  Located<std::string> listen;
+  if (absl::Status status = ReadString(root, "", "listen", listen); !status.ok()) return status;
+  if (absl::Status status = CheckListen(listen); !status.ok()) return status;
+  if (listen.value) config.listen = *listen.value;
+
+  SharedSettings defaults;
+  if (const auto found = root.find("defaults"); found != root.end()) {
+    if (absl::Status status = RequireObject(*found, "defaults"); !status.ok()) return status;
+    if (absl::Status status = RejectUnknownKeys(*found, "defaults", kSharedKeys); !status.ok()) {
+      return status;
+    }
+    if (absl::Status status = ReadShared(*found, "defaults", defaults); !status.ok()) {
+      return status;
+    }
+  }
+
+  const auto clients = root.find("clients");
+  if (clients == root.end() || !clients->is_array() || clients->empty()) {
+    return PathError("clients", "expected an array with at least one client");
+  }
+  for (size_t i = 0; i < clients->size(); ++i) {
+    const std::string path = Element("clients", i);
+    absl::StatusOr<ClientConfig> client = ParseClient((*clients)[i], path, defaults, secrets);
+    if (!client.ok()) return client.status();
+    if (const ClientConfig* earlier = config.FindClient(client->name); earlier != nullptr) {
+      return PathError(Child(path, "name"),
+                       absl::StrCat("client name \"", client->name, "\" is used twice"));
+    }
+    config.clients.push_back(*std::move(client));
+  }
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path, const SecretSources& secrets) {
+  absl::StatusOr<std::string> text = secrets.read_file(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("config: ", text.status().message()));
+  }
+  absl::StatusOr<Config> config = ParseConfig(*text, secrets);
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace agentauth

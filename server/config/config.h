@@ -1,0 +1,101 @@
+// The daemon's configuration: the JSON file, parsed and validated once at start-up.
+//
+// {
+//   "listen": "127.0.0.1:50051",
+//   "defaults": {"authority": "https://ims.bentley.com", "min_validity": "60s",
+//                "http": {"timeout": "10s"}},
+//   "clients": [
+//     {"name": "reports", "client_id": "reports-agent",
+//      "client_secret_file": "/run/secrets/agentauth/reports", "scopes": ["itwin-platform"]}
+//   ]
+// }
+//
+// Every key of "defaults" may also be set per client, where it wins. README.md lists the keys.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace agentauth {
+
+// How agentauth proves the client's identity to the token endpoint (RFC 6749 2.3.1).
+enum class AuthMethod {
+  kAutomatic,          // Chosen from the provider's discovery document; Basic if it says nothing.
+  kClientSecretBasic,  // HTTP Basic with the form-encoded id and secret.
+  kClientSecretPost,   // client_id and client_secret in the request body.
+};
+absl::string_view AuthMethodName(AuthMethod method);
+
+struct ProviderHttpOptions {
+  // Total time of one provider request: connect, TLS, request and the whole answer.
+  absl::Duration timeout = absl::Seconds(10);
+  // PEM bundle the provider's certificate must chain to. Empty: the system's CAs.
+  std::string ca_file;
+  // Largest provider answer accepted, after decompression.
+  size_t max_response_bytes = 1 << 20;
+};
+
+struct ClientConfig {
+  std::string name;
+  std::string client_id;
+  // Held only in memory; never logged, never in a status or an error.
+  std::string client_secret;
+  // Where the secret came from ("file /run/secrets/x" or "environment variable X"), for messages.
+  std::string secret_source;
+  // Identifies id, secret and method together: a rotated secret gets new cache entries, so a
+  // token obtained with the old one is never served for the new one.
+  std::string credential_fingerprint;
+  // Normalized: split on whitespace, without empties and duplicates, sorted.
+  std::vector<std::string> scopes;
+  // The issuer URL, url_prefix already applied. Compared with the discovery document exactly.
+  std::string authority;
+  // Configured token endpoint; when set, discovery is skipped.
+  std::string token_endpoint;
+  AuthMethod auth_method = AuthMethod::kAutomatic;
+  // A token with less than this left counts as expired (the iTwin.js one-minute rule).
+  absl::Duration min_validity = absl::Seconds(60);
+  // Lifetime assumed when the provider does not say (no usable expires_in, expires_on or exp).
+  absl::Duration default_token_lifetime = absl::Minutes(5);
+  // Allows plain http:// provider URLs on hosts other than loopback.
+  bool allow_insecure_http = false;
+  ProviderHttpOptions http;
+};
+
+struct Config {
+  // gRPC listen address, "host:port" or "unix:/path".
+  std::string listen = "127.0.0.1:50051";
+  std::vector<ClientConfig> clients;
+
+  // The client named `name`, or nullptr.
+  const ClientConfig* FindClient(absl::string_view name) const;
+};
+
+// Where secrets come from, as a seam: main passes the real file system and environment.
+struct SecretSources {
+  // The whole content of a file, or an error naming why it cannot be read.
+  std::function<absl::StatusOr<std::string>(const std::string& path)> read_file;
+  // The value of an environment variable, or nullopt when it is not set.
+  std::function<std::optional<std::string>(const std::string& name)> get_env;
+
+  static SecretSources Real();
+};
+
+// Parses and validates a config document. INVALID_ARGUMENT on the first problem, with the JSON
+// path of the bad value first: `clients[2].scopes[0]: client "x" may not ask for scope
+// "openid" ...`. Unknown keys are errors.
+absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSources& secrets);
+
+// Reads the file at `path` and parses it as ParseConfig does; the message names the file.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path, const SecretSources& secrets);
+
+// Every scope in `scopes`, each entry split on whitespace, without empties or duplicates, sorted.
+std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes);
+
+}  // namespace agentauth

@@ -1,0 +1,151 @@
+#include "server/http/curl_http_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "server/http/url.h"
+
+namespace agentauth {
+namespace {
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+// What the callbacks collect while a transfer runs.
+struct Transfer {
+  HttpResponse response;
+  size_t max_body_bytes = 0;
+  bool body_too_large = false;
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > transfer->max_body_bytes) {
+    transfer->body_too_large = true;
+    return 0;  // Aborts the transfer: a gzip bomb never gets inflated past the cap.
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  const absl::string_view line(data, bytes);
+
+  // A status line starts a new response (after 100 Continue): keep the last one's headers.
+  if (absl::StartsWith(line, "HTTP/")) {
+    transfer->response.headers.clear();
+    return bytes;
+  }
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return bytes;
+  std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon)));
+  std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  transfer->response.headers.emplace_back(std::move(name), std::move(value));
+  return bytes;
+}
+
+std::string HostOf(const std::string& url) {
+  absl::StatusOr<ParsedUrl> parsed = ParseHttpUrl(url);
+  return parsed.ok() ? parsed->host : url;
+}
+
+absl::Status TransferError(CURLcode code, const char* detail, const HttpRequest& request) {
+  const std::string cause = detail[0] != '\0' ? detail : curl_easy_strerror(code);
+  const std::string where = absl::StrCat("request to ", HostOf(request.url), " failed: ");
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        where, "no complete answer within ", absl::FormatDuration(request.timeout)));
+  }
+  return absl::UnavailableError(absl::StrCat(where, cause));
+}
+
+void InitializeCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(absl::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return "";
+}
+
+std::string HttpResponse::MediaType() const {
+  const std::string header = Header("content-type");
+  absl::string_view type = header;
+  type = type.substr(0, type.find(';'));
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(type));
+}
+
+CurlHttpClient::CurlHttpClient() { InitializeCurlOnce(); }
+
+absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
+  std::unique_ptr<CURL, EasyDeleter> handle(curl_easy_init());
+  if (handle == nullptr) return absl::ResourceExhaustedError("cannot allocate a curl handle");
+  CURL* curl = handle.get();
+
+  Transfer transfer;
+  transfer.max_body_bytes = request.max_response_bytes;
+  char error_detail[CURL_ERROR_SIZE] = {0};
+
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  for (const auto& [name, value] : request.headers) {
+    const std::string line = absl::StrCat(name, ": ", value);
+    headers.reset(curl_slist_append(headers.release(), line.c_str()));
+  }
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(request.timeout)));
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  // Providers send gzip even unasked; offer only what is decoded under the size cap.
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_detail);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  if (request.method == HttpRequest::Method::kPost) {
+    // POSTFIELDSIZE makes libcurl send Content-Length instead of chunked encoding.
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  }
+
+  const CURLcode code = curl_easy_perform(curl);
+  if (transfer.body_too_large) {
+    return absl::UnavailableError(absl::StrCat("response from ", HostOf(request.url),
+                                               " is larger than ", request.max_response_bytes,
+                                               " bytes"));
+  }
+  if (code != CURLE_OK) return TransferError(code, error_detail, request);
+
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  transfer.response.status = static_cast<int>(status);
+  return std::move(transfer.response);
+}
+
+}  // namespace agentauth

@@ -1,0 +1,116 @@
+// agentauthd: parses flags, loads the config, wires the daemon and runs until SIGTERM/SIGINT.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/app/agentauth_server.h"
+#include "server/app/daemon_flags.h"
+#include "server/common/clock.h"
+#include "server/common/logging.h"
+#include "server/config/config.h"
+#include "server/http/curl_http_client.h"
+
+namespace {
+
+constexpr int kExitConfigError = 2;
+constexpr int kExitStartError = 3;
+
+// Signal handlers may only do async-signal-safe work: write the signal number to a pipe that
+// main() reads. gRPC's own threads may receive the signal; the handler is process-wide.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int signal_number) {
+  const int saved_errno = errno;
+  const char byte = static_cast<char>(signal_number);
+  [[maybe_unused]] ssize_t written = write(g_signal_pipe[1], &byte, 1);
+  errno = saved_errno;
+}
+
+bool InstallSignalHandlers() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return false;
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  return sigaction(SIGTERM, &action, nullptr) == 0 && sigaction(SIGINT, &action, nullptr) == 0;
+}
+
+int WaitForStopSignal() {
+  char byte = 0;
+  while (read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  return byte;
+}
+
+void PrintConfigSummary(const agentauth::Config& config) {
+  std::cout << "config OK: listen " << config.listen << ", " << config.clients.size()
+            << " client(s)\n";
+  for (const agentauth::ClientConfig& client : config.clients) {
+    std::cout << "  " << client.name << ": client_id " << client.client_id << ", issuer "
+              << client.authority << ", scopes [";
+    for (size_t i = 0; i < client.scopes.size(); ++i) {
+      std::cout << (i > 0 ? " " : "") << client.scopes[i];
+    }
+    std::cout << "], secret from " << client.secret_source << "\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::StatusOr<agentauth::DaemonFlags> flags =
+      agentauth::ParseDaemonFlags(std::vector<std::string>(argv + 1, argv + argc));
+  if (!flags.ok()) {
+    std::cerr << "agentauthd: " << flags.status().message() << " (see --help)\n";
+    return kExitConfigError;
+  }
+  if (flags->help) {
+    std::cout << agentauth::DaemonUsage();
+    return 0;
+  }
+  if (flags->version) {
+    std::cout << "agentauthd " << AGENTAUTH_VERSION << "\n";
+    return 0;
+  }
+
+  agentauth::MonotonicClock clock;
+  agentauth::Logger logger(clock, flags->log_level, flags->log_format,
+                          agentauth::Logger::StderrSink());
+
+  absl::StatusOr<agentauth::Config> config =
+      agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
+  if (!config.ok()) {
+    logger.Error("config", "invalid", {{"cause", std::string(config.status().message())}});
+    return kExitConfigError;
+  }
+  if (flags->check_config) {
+    PrintConfigSummary(*config);
+    return 0;
+  }
+
+  if (!InstallSignalHandlers()) {
+    logger.Error("server", "start_failed", {{"cause", "cannot install signal handlers"}});
+    return kExitStartError;
+  }
+  agentauth::CurlHttpClient http;
+  agentauth::ServerOptions options;
+  options.version = AGENTAUTH_VERSION;
+  options.max_concurrent_fetches = flags->max_concurrent_fetches;
+  absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
+      agentauth::AgentAuthServer::Start(*std::move(config), options, {clock, logger, http});
+  if (!server.ok()) {
+    logger.Error("server", "start_failed", {{"cause", std::string(server.status().message())}});
+    return kExitStartError;
+  }
+
+  const int signal_number = WaitForStopSignal();
+  logger.Info("server", "stopping", {{"reason", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*server)->Shutdown(absl::Seconds(10));
+  logger.Info("server", "stopped");
+  return 0;
+}

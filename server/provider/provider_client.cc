@@ -1,0 +1,230 @@
+#include "server/provider/provider_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/text.h"
+#include "server/http/url.h"
+#include "server/provider/client_authentication.h"
+
+namespace agentauth {
+namespace {
+
+// Enough of an unexpected body to recognise it ("<html><title>Bad Gateway"), no more.
+constexpr size_t kBodySnippetBytes = 200;
+
+bool IsRetryableStatus(int status) {
+  return status == 408 || status == 413 || status == 429 || status >= 500;
+}
+
+std::string HostOf(const std::string& url) {
+  absl::StatusOr<ParsedUrl> parsed = ParseHttpUrl(url);
+  return parsed.ok() ? parsed->host : url;
+}
+
+// "HTTP 502 (text/html): <html>Bad Gateway..." without anything that could be a token.
+std::string DescribeAnswer(const HttpResponse& response) {
+  std::string description = absl::StrCat("HTTP ", response.status);
+  const std::string type = response.MediaType();
+  absl::StrAppend(&description, " (", type.empty() ? "no content type" : type, ")");
+
+  // A half-broken JSON token answer would put the token into the message: quote no body that
+  // may hold one.
+  if (response.body.empty()) {
+    absl::StrAppend(&description, " with an empty body");
+  } else if (response.body.find("_token") == std::string::npos) {
+    absl::StrAppend(&description, ": ", SanitizeForMessage(response.body, kBodySnippetBytes));
+  }
+  return description;
+}
+
+std::string BasicHint(AuthMethod method) {
+  if (method != AuthMethod::kClientSecretBasic) return "";
+  return "; if the provider expects the secret in the request body, set auth_method to "
+         "client_secret_post";
+}
+
+absl::Status HttpFailure(const absl::Status& status, absl::string_view what) {
+  // A provider timeout is the provider being unavailable; DEADLINE_EXCEEDED would tell the
+  // caller that its own deadline passed.
+  return absl::UnavailableError(absl::StrCat(what, ": ", status.message()));
+}
+
+// Interprets a token endpoint answer that is not a 2xx.
+absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod method) {
+  if (response.status >= 300 && response.status < 400) {
+    const std::string location = response.Header("location");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the token endpoint answered HTTP ", response.status, " redirecting to \"",
+        SanitizeForMessage(location, 300), "\"; credentials are never sent after a redirect, ",
+        "so configure the final URL as token_endpoint"));
+  }
+
+  const std::optional<OAuthError> oauth = ParseOAuthError(response.body);
+  if (IsRetryableStatus(response.status)) {
+    const std::string detail =
+        oauth ? absl::StrCat(oauth->error, oauth->description.empty() ? "" : ": ",
+                             oauth->description)
+              : DescribeAnswer(response);
+    return absl::UnavailableError(absl::StrCat("the provider is unavailable: HTTP ",
+                                               response.status, ": ", detail));
+  }
+  if (oauth) {
+    std::string message = absl::StrCat("the provider rejected the token request: ", oauth->error);
+    if (!oauth->description.empty()) absl::StrAppend(&message, " (", oauth->description, ")");
+    absl::StrAppend(&message, "; HTTP ", response.status, ", auth_method ",
+                    AuthMethodName(method));
+    if (oauth->error == "invalid_client" || oauth->error == "unauthorized") {
+      absl::StrAppend(&message, BasicHint(method));
+    }
+    return absl::FailedPreconditionError(message);
+  }
+  std::string message =
+      absl::StrCat("the token endpoint refused the request: ", DescribeAnswer(response));
+  if (response.status == 401) absl::StrAppend(&message, BasicHint(method));
+  return absl::FailedPreconditionError(message);
+}
+
+}  // namespace
+
+ProviderClient::ProviderClient(HttpClient& http, const Clock& clock, Logger& logger)
+    : http_(http), clock_(clock), logger_(logger) {}
+
+std::shared_ptr<ProviderClient::DiscoverySlot> ProviderClient::SlotFor(
+    const std::string& issuer) const {
+  std::lock_guard<std::mutex> lock(slots_mutex_);
+  std::shared_ptr<DiscoverySlot>& slot = slots_[issuer];
+  if (slot == nullptr) slot = std::make_shared<DiscoverySlot>();
+  return slot;
+}
+
+std::string ProviderClient::TokenEndpointFor(const ClientConfig& client) const {
+  if (!client.token_endpoint.empty()) return client.token_endpoint;
+
+  std::shared_ptr<DiscoverySlot> slot = SlotFor(client.authority);
+  // try_lock: a status call must not wait behind a discovery in flight.
+  std::unique_lock<std::mutex> lock(slot->mutex, std::try_to_lock);
+  if (!lock.owns_lock() || !slot->metadata) return "";
+  return slot->metadata->token_endpoint;
+}
+
+absl::StatusOr<ProviderMetadata> ProviderClient::Discover(const ClientConfig& client) {
+  std::shared_ptr<DiscoverySlot> slot = SlotFor(client.authority);
+  std::lock_guard<std::mutex> lock(slot->mutex);
+  if (slot->metadata) return *slot->metadata;
+
+  absl::StatusOr<ProviderMetadata> metadata = FetchDiscovery(client);
+  if (!metadata.ok()) return metadata.status();
+  slot->metadata = *metadata;
+
+  const std::string methods = metadata->token_auth_methods
+                                  ? absl::StrJoin(*metadata->token_auth_methods, ",")
+                                  : "(not listed)";
+  logger_.Info("provider", "discovered",
+               {{"issuer", client.authority},
+                {"token_endpoint", metadata->token_endpoint},
+                {"auth_methods", methods}});
+  return metadata;
+}
+
+absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConfig& client) {
+  HttpRequest request;
+  request.url = DiscoveryUrl(client.authority);
+  request.headers = {{"Accept", "application/json"}};
+  request.timeout = client.http.timeout;
+  request.ca_file = client.http.ca_file;
+  request.max_response_bytes = client.http.max_response_bytes;
+
+  const std::string what = absl::StrCat("discovery at ", request.url);
+  absl::StatusOr<HttpResponse> response = http_.Send(request);
+  if (!response.ok()) return HttpFailure(response.status(), what);
+  if (response->status != 200) {
+    const std::string cause = absl::StrCat(what, " answered ", DescribeAnswer(*response));
+    return IsRetryableStatus(response->status) ? absl::UnavailableError(cause)
+                                               : absl::FailedPreconditionError(cause);
+  }
+
+  absl::StatusOr<ProviderMetadata> metadata =
+      ParseDiscoveryDocument(response->body, client.authority);
+  if (!metadata.ok()) {
+    const std::string cause = absl::StrCat(what, ": ", metadata.status().message());
+    return metadata.status().code() == absl::StatusCode::kFailedPrecondition
+               ? absl::FailedPreconditionError(cause)
+               : absl::UnavailableError(cause);
+  }
+
+  absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(metadata->token_endpoint);
+  if (!endpoint.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": token_endpoint ", endpoint.status().message()));
+  }
+  if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
+      !client.allow_insecure_http) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": the token endpoint \"", metadata->token_endpoint,
+        "\" is plain http; refusing to send the client secret there (allow_insecure_http "
+        "permits it)"));
+  }
+  return metadata;
+}
+
+absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& client,
+                                                       const std::vector<std::string>& scopes,
+                                                       const std::string& audience) {
+  std::string endpoint = client.token_endpoint;
+  AuthMethod method = client.auth_method == AuthMethod::kAutomatic
+                          ? AuthMethod::kClientSecretBasic
+                          : client.auth_method;
+  if (endpoint.empty()) {
+    absl::StatusOr<ProviderMetadata> metadata = Discover(client);
+    if (!metadata.ok()) return metadata.status();
+    endpoint = metadata->token_endpoint;
+    method = ChooseAuthMethod(client.auth_method, *metadata);
+  }
+
+  HttpRequest request;
+  request.method = HttpRequest::Method::kPost;
+  request.url = endpoint;
+  request.timeout = client.http.timeout;
+  request.ca_file = client.http.ca_file;
+  request.max_response_bytes = client.http.max_response_bytes;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  request.body = "grant_type=client_credentials";
+  if (!scopes.empty()) {
+    absl::StrAppend(&request.body, "&scope=", FormUrlEncode(absl::StrJoin(scopes, " ")));
+  }
+  if (!audience.empty()) absl::StrAppend(&request.body, "&resource=", FormUrlEncode(audience));
+  if (method == AuthMethod::kClientSecretPost) {
+    absl::StrAppend(&request.body, "&client_id=", FormUrlEncode(client.client_id),
+                    "&client_secret=", FormUrlEncode(client.client_secret));
+  } else {
+    request.headers.emplace_back("Authorization",
+                                 BasicAuthorization(client.client_id, client.client_secret));
+  }
+
+  absl::StatusOr<HttpResponse> response = http_.Send(request);
+  const absl::Time received_at = clock_.Now();
+  if (!response.ok()) {
+    return HttpFailure(response.status(), absl::StrCat("token request to ", HostOf(endpoint)));
+  }
+  if (response->status < 200 || response->status >= 300) {
+    return TokenEndpointFailure(*response, method);
+  }
+
+  TokenResponseOptions options;
+  options.default_lifetime = client.default_token_lifetime;
+  options.received_at = received_at;
+  absl::StatusOr<ParsedToken> token = ParseTokenResponse(response->body, options);
+  if (!token.ok()) {
+    return absl::UnavailableError(absl::StrCat("the token endpoint answered ",
+                                               DescribeAnswer(*response), ", which is not a ",
+                                               "token: ", token.status().message()));
+  }
+  for (const std::string& warning : token->warnings) {
+    logger_.Warning("provider", "odd_token_response",
+                    {{"client", client.name}, {"issuer", client.authority}, {"detail", warning}});
+  }
+  return token;
+}
+
+}  // namespace agentauth

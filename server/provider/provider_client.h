@@ -1,0 +1,68 @@
+// Talking to the OpenID provider: discovery, then the client_credentials grant.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "server/common/clock.h"
+#include "server/common/logging.h"
+#include "server/config/config.h"
+#include "server/http/http_client.h"
+#include "server/provider/discovery.h"
+#include "server/provider/token_response.h"
+
+namespace agentauth {
+
+// Fetches tokens for configured clients. Discovery documents are fetched once per issuer and
+// kept; a failed discovery is not kept, so the next fetch tries again.
+//
+// Errors of FetchToken (messages name the cause, never the secret or a token):
+//   FAILED_PRECONDITION  the provider rejected the request (an OAuth error such as
+//                        invalid_client or invalid_scope, another 4xx, a redirect), or the
+//                        discovery document does not fit the configuration (issuer mismatch,
+//                        a plain-http token endpoint).
+//   UNAVAILABLE          the provider could not be reached, timed out, answered 408, 429 or
+//                        5xx, or answered something that is not a token.
+//
+// Thread-safe. Borrows `http`, `clock` and `logger`, which must outlive it.
+class ProviderClient {
+ public:
+  ProviderClient(HttpClient& http, const Clock& clock, Logger& logger);
+
+  // One token request with the client_credentials grant. `scopes` normalized (empty: no scope
+  // parameter); `audience` empty: no resource parameter. Blocks for up to the client's HTTP
+  // timeout per request made (discovery and token).
+  absl::StatusOr<ParsedToken> FetchToken(const ClientConfig& client,
+                                         const std::vector<std::string>& scopes,
+                                         const std::string& audience);
+
+  // The token endpoint the client's requests go to: configured, or discovered. Empty before
+  // discovery succeeded.
+  std::string TokenEndpointFor(const ClientConfig& client) const;
+
+ private:
+  struct DiscoverySlot {
+    std::mutex mutex;  // Held while fetching, so concurrent callers wait for one discovery.
+    std::optional<ProviderMetadata> metadata ABSL_GUARDED_BY(mutex);
+  };
+
+  absl::StatusOr<ProviderMetadata> Discover(const ClientConfig& client);
+  absl::StatusOr<ProviderMetadata> FetchDiscovery(const ClientConfig& client);
+  std::shared_ptr<DiscoverySlot> SlotFor(const std::string& issuer) const;
+
+  HttpClient& http_;
+  const Clock& clock_;
+  Logger& logger_;
+
+  mutable std::mutex slots_mutex_;
+  mutable std::map<std::string, std::shared_ptr<DiscoverySlot>> slots_
+      ABSL_GUARDED_BY(slots_mutex_);
+};
+
+}  // namespace agentauth

@@ -1,0 +1,212 @@
+#include "server/service/token_service.h"
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/text.h"
+#include "server/service/conversions.h"
+#include "server/service/token_request.h"
+
+namespace agentauth {
+namespace {
+
+using agentauth::v1::ClientState;
+using agentauth::v1::ClientStatus;
+using agentauth::v1::GetAccessTokenRequest;
+using agentauth::v1::GetAccessTokenResponse;
+using agentauth::v1::GetStatusRequest;
+using agentauth::v1::GetStatusResponse;
+
+// A unary call whose answer may come from another thread, after the handler returned. The
+// first of "answer ready" and "call cancelled" (deadline passed, caller gone) finishes the call;
+// the other finds it finished and does nothing, so a late token never touches a freed response.
+class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
+ public:
+  class Reactor : public grpc::ServerUnaryReactor {
+   public:
+    explicit Reactor(std::shared_ptr<DeferredCall> call) : call_(std::move(call)) {}
+    void OnCancel() override {
+      call_->TryFinish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    std::shared_ptr<DeferredCall> call_;
+  };
+
+  static std::pair<std::shared_ptr<DeferredCall>, Reactor*> Create() {
+    auto call = std::shared_ptr<DeferredCall>(new DeferredCall());
+    auto* reactor = new Reactor(call);
+    call->reactor_ = reactor;
+    return {call, reactor};
+  }
+
+  // True for exactly one caller, who must then call Finish().
+  bool Claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
+  void Finish(const grpc::Status& status) { reactor_->Finish(status); }
+
+  void TryFinish(const grpc::Status& status) {
+    if (Claim()) Finish(status);
+  }
+
+ private:
+  DeferredCall() = default;
+
+  std::atomic<bool> claimed_{false};
+  Reactor* reactor_ = nullptr;  // Valid until finished: gRPC deletes it only after Finish.
+};
+
+std::string ClientPrefixed(const std::string& client, absl::string_view message) {
+  return absl::StrCat("client \"", client, "\": ", message);
+}
+
+absl::Status WithClient(const std::string& client, const absl::Status& status) {
+  return absl::Status(status.code(), ClientPrefixed(client, status.message()));
+}
+
+void FillResponse(const CachedToken& token, GetAccessTokenResponse& response) {
+  response.set_access_token(token.access_token);
+  response.set_token_type("Bearer");
+  *response.mutable_expires_at() = ToProtoTimestamp(token.expires_at);
+  for (const std::string& scope : token.scopes) response.add_scopes(scope);
+  response.set_authorization(absl::StrCat("Bearer ", token.access_token));
+}
+
+ClientState StateOf(const TokenEntrySnapshot& snapshot, absl::Time now) {
+  const bool has_valid_token = snapshot.token != nullptr && snapshot.token->expires_at > now;
+  if (snapshot.fetch_in_flight) return agentauth::v1::CLIENT_STATE_REFRESHING;
+  if (has_valid_token) {
+    return snapshot.last_error.ok() ? agentauth::v1::CLIENT_STATE_OK
+                                    : agentauth::v1::CLIENT_STATE_DEGRADED;
+  }
+  return snapshot.last_error.ok() ? agentauth::v1::CLIENT_STATE_IDLE
+                                  : agentauth::v1::CLIENT_STATE_FAILING;
+}
+
+}  // namespace
+
+TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>& scopes,
+                      const std::string& audience) {
+  return TokenKey{client.name, absl::StrJoin(scopes, " "), audience,
+                  client.credential_fingerprint};
+}
+
+TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
+                                   ProviderClient& provider, const Clock& clock, Logger& logger,
+                                   ServerInfo info)
+    : config_(std::move(config)),
+      cache_(cache),
+      provider_(provider),
+      clock_(clock),
+      logger_(logger),
+      info_(std::move(info)) {}
+
+grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(
+    grpc::CallbackServerContext* /*context*/, const GetAccessTokenRequest* request,
+    GetAccessTokenResponse* response) {
+  auto [call, reactor] = DeferredCall::Create();
+
+  if (absl::Status shape = CheckRequestShape(*request); !shape.ok()) {
+    call->TryFinish(ToGrpcStatus(shape));
+    return reactor;
+  }
+  const ClientConfig* client = config_->FindClient(request->client());
+  if (client == nullptr) {
+    call->TryFinish(ToGrpcStatus(absl::NotFoundError(
+        absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128),
+                     "\"; `agentauth status` lists the configured clients"))));
+    return reactor;
+  }
+  absl::StatusOr<ValidTokenRequest> valid = ValidateTokenRequest(*request, *client);
+  if (!valid.ok()) {
+    call->TryFinish(ToGrpcStatus(WithClient(client->name, valid.status())));
+    return reactor;
+  }
+
+  TokenQuery query;
+  query.key = MakeTokenKey(*client, valid->scopes, valid->audience);
+  query.min_validity = valid->min_validity;
+  query.force_refresh = valid->force_refresh;
+
+  // The config outlives every fetch it started: the fetch holds it.
+  auto fetch = [config = config_, client, provider = &provider_, scopes = valid->scopes,
+                audience = valid->audience]() -> absl::StatusOr<FetchedToken> {
+    absl::StatusOr<ParsedToken> token = provider->FetchToken(*client, scopes, audience);
+    if (!token.ok()) return token.status();
+    return FetchedToken{std::move(token->access_token),
+                        token->scopes.empty() ? scopes : std::move(token->scopes),
+                        token->lifetime};
+  };
+  auto done = [call = call, response, name = client->name](
+                  absl::StatusOr<TokenCache::TokenPtr> token) {
+    if (!call->Claim()) return;  // Cancelled first: `response` may be gone.
+    if (!token.ok()) {
+      call->Finish(ToGrpcStatus(WithClient(name, token.status())));
+      return;
+    }
+    FillResponse(**token, *response);
+    call->Finish(grpc::Status::OK);
+  };
+  cache_.Get(query, std::move(fetch), std::move(done));
+  return reactor;
+}
+
+ClientStatus TokenServiceImpl::StatusOf(const ClientConfig& client, absl::Time now) const {
+  const TokenEntrySnapshot snapshot = cache_.Snapshot(MakeTokenKey(client, client.scopes, ""));
+  const CacheCounters counters = cache_.CountersFor(client.name);
+
+  ClientStatus status;
+  status.set_name(client.name);
+  status.set_client_id(client.client_id);
+  status.set_issuer(client.authority);
+  status.set_token_endpoint(provider_.TokenEndpointFor(client));
+  for (const std::string& scope : client.scopes) status.add_scopes(scope);
+
+  const CachedToken* token = snapshot.token.get();
+  status.set_has_signed_in(token != nullptr);
+  status.set_has_expired(token != nullptr &&
+                         !TokenCache::IsFreshEnough(*token, client.min_validity, now));
+  status.set_is_authorized(status.has_signed_in() && !status.has_expired());
+  status.set_state(StateOf(snapshot, now));
+  if (token != nullptr) {
+    *status.mutable_expires_at() = ToProtoTimestamp(token->expires_at);
+    const absl::Duration floor =
+        std::min(client.min_validity, (token->expires_at - token->obtained_at) / 2);
+    *status.mutable_next_refresh() = ToProtoTimestamp(token->expires_at - floor);
+  }
+  if (snapshot.last_success != absl::InfinitePast()) {
+    *status.mutable_last_refresh() = ToProtoTimestamp(snapshot.last_success);
+  }
+  status.set_last_error(std::string(snapshot.last_error.message()));
+  status.set_consecutive_failures(snapshot.consecutive_failures);
+  status.set_cache_hits(counters.hits);
+  status.set_cache_misses(counters.misses);
+  status.set_fetches(counters.fetches);
+  return status;
+}
+
+grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContext* context,
+                                                      const GetStatusRequest* request,
+                                                      GetStatusResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time now = clock_.Now();
+
+  if (!request->client().empty()) {
+    const ClientConfig* client = config_->FindClient(request->client());
+    if (client == nullptr) {
+      reactor->Finish(ToGrpcStatus(absl::NotFoundError(absl::StrCat(
+          "unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
+      return reactor;
+    }
+    *response->add_clients() = StatusOf(*client, now);
+  } else {
+    for (const ClientConfig& client : config_->clients) *response->add_clients() = StatusOf(client, now);
+  }
+  response->set_server_version(info_.version);
+  *response->mutable_start_time() = ToProtoTimestamp(info_.start_time);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace agentauth

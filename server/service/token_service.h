@@ -1,0 +1,57 @@
+// The gRPC edge: agentauth.v1.TokenService on the callback API.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "agentauth/v1/token_service.grpc.pb.h"
+#include "server/cache/token_cache.h"
+#include "server/common/clock.h"
+#include "server/common/logging.h"
+#include "server/config/config.h"
+#include "server/provider/provider_client.h"
+
+namespace agentauth {
+
+struct ServerInfo {
+  std::string version;
+  absl::Time start_time;
+};
+
+// Answers GetAccessToken from the cache; a miss waits for the shared fetch without holding a
+// thread, and the caller's deadline bounds the wait. Statuses follow DESIGN.md ("Errors a
+// caller sees"); messages name the client and the cause, never a secret or a token.
+//
+// Thread-safe. Borrows everything it is given, which must outlive it.
+class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackService {
+ public:
+  TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
+                   ProviderClient& provider, const Clock& clock, Logger& logger,
+                   ServerInfo info);
+
+  grpc::ServerUnaryReactor* GetAccessToken(
+      grpc::CallbackServerContext* context,
+      const agentauth::v1::GetAccessTokenRequest* request,
+      agentauth::v1::GetAccessTokenResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const agentauth::v1::GetStatusRequest* request,
+                                      agentauth::v1::GetStatusResponse* response) override;
+
+ private:
+  agentauth::v1::ClientStatus StatusOf(const ClientConfig& client, absl::Time now) const;
+
+  const std::shared_ptr<const Config> config_;
+  TokenCache& cache_;
+  ProviderClient& provider_;
+  const Clock& clock_;
+  Logger& logger_;
+  const ServerInfo info_;
+};
+
+// The key of `client`'s token for `scopes` and `audience`.
+TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>& scopes,
+                      const std::string& audience);
+
+}  // namespace agentauth
