@@ -1,0 +1,151 @@
+// The development identity provider: a real, certified OpenID provider (the npm package
+// oidc-provider) on a loopback port, issuing JWT access tokens with the client_credentials grant.
+// `make demo` and the integration tests start it; nothing in production uses it.
+//
+// Usage: node deploy/dev-idp/server.mjs [--port N] [--token-lifetime SECONDS] [--clients FILE]
+//   --port            TCP port on 127.0.0.1; 0 (the default) picks a free one.
+//   --token-lifetime  lifetime of issued access tokens in seconds (default 3600).
+//   --clients         JSON file with an array of clients replacing the built-in demo clients:
+//                     [{"client_id": "...", "client_secret": "...",
+//                       "token_endpoint_auth_method": "client_secret_basic"}]
+//
+// Once listening it prints one JSON line on stdout, which the tests parse:
+//   {"event":"listening","issuer":"http://127.0.0.1:PORT","port":PORT}
+//
+// Test hooks, not part of OpenID: GET /__dev/stats answers the number of token requests seen
+// (in total and per client_id), so tests can count what reached the provider.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider, { errors } from 'oidc-provider';
+
+// Every scope a demo API accepts. oidc-provider silently drops unknown scopes from a
+// client_credentials grant; real providers answer invalid_scope, so this one does too.
+const API_SCOPES = ['itwin-platform', 'api.read', 'api.write'];
+const DEFAULT_RESOURCE = 'urn:agentauth:dev-api';
+
+const BUILT_IN_CLIENTS = [
+  { client_id: 'demo-agent', client_secret: 'demo-agent-secret',
+    token_endpoint_auth_method: 'client_secret_basic' },
+  { client_id: 'demo-agent-post', client_secret: 'demo-agent-post-secret',
+    token_endpoint_auth_method: 'client_secret_post' },
+  // RFC 6749 2.3.1: id and secret are form-encoded before Basic encoding; these break a client
+  // that skips that step.
+  { client_id: 'agent:with+reserved', client_secret: 'p+a%s s:w/rd&=?',
+    token_endpoint_auth_method: 'client_secret_basic' },
+];
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      'token-lifetime': { type: 'string', default: '3600' },
+      clients: { type: 'string' },
+    },
+  });
+  const port = Number(values.port);
+  const tokenLifetime = Number(values['token-lifetime']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port: expected 0-65535, got "${values.port}"`);
+  }
+  if (!Number.isInteger(tokenLifetime) || tokenLifetime < 1) {
+    throw new Error(`--token-lifetime: expected whole seconds >= 1, got "${values['token-lifetime']}"`);
+  }
+  const clients = values.clients
+    ? JSON.parse(fs.readFileSync(values.clients, 'utf8'))
+    : BUILT_IN_CLIENTS;
+  return { port, tokenLifetime, clients };
+}
+
+function signingKeys() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'dev-1' }] };
+}
+
+function asClientMetadata(client) {
+  return {
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  };
+}
+
+function rejectUnknownScopes(ctx) {
+  const requested = (ctx.oidc.params.scope ?? '').split(' ').filter(Boolean);
+  const unknown = requested.filter((scope) => !API_SCOPES.includes(scope));
+  if (unknown.length > 0) {
+    throw new errors.InvalidScope('requested scope is not known to this API', unknown.join(' '));
+  }
+}
+
+function buildProvider(issuer, options) {
+  return new Provider(issuer, {
+    clients: options.clients.map(asClientMetadata),
+    jwks: signingKeys(),
+    scopes: ['openid', 'offline_access'],
+    ttl: { ClientCredentials: options.tokenLifetime },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => DEFAULT_RESOURCE,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (ctx) => {
+          rejectUnknownScopes(ctx);
+          return {
+            scope: API_SCOPES.join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: options.tokenLifetime,
+          };
+        },
+      },
+    },
+  });
+}
+
+function countTokenRequests(provider, stats) {
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/__dev/stats') {
+      ctx.body = stats;
+      return;
+    }
+    await next();
+    if (ctx.method === 'POST' && ctx.path === '/token') {
+      stats.token_requests += 1;
+      const clientId = ctx.oidc?.client?.clientId ?? '(unauthenticated)';
+      stats.by_client[clientId] = (stats.by_client[clientId] ?? 0) + 1;
+    }
+  });
+}
+
+async function main() {
+  const options = parseOptions();
+  const stats = { token_requests: 0, by_client: {} };
+
+  // The issuer must name the port, which is only known once listening: reserve it first.
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(options.port, '127.0.0.1', resolve));
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const provider = buildProvider(issuer, options);
+  countTokenRequests(provider, stats);
+  server.on('request', provider.callback());
+
+  process.stdout.write(`${JSON.stringify({ event: 'listening', issuer, port })}\n`);
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error) => {
+  process.stderr.write(`dev-idp: ${error.message}\n`);
+  process.exit(1);
+});
