@@ -1,0 +1,413 @@
+// agentauth end to end, in process: the real gRPC service on a loopback port, called through the
+// C++ client, fetching from the real development identity provider. Time is a fake clock, so
+// expiry is tested without waiting for it.
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "client/agentauth_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_printing.h"
+#include "nlohmann/json.hpp"
+#include "server/app/agentauth_server.h"
+#include "server/http/curl_http_client.h"
+#include "tests/testing/captured_log.h"
+#include "tests/testing/dev_idp.h"
+#include "tests/testing/fake_clock.h"
+
+namespace agentauth {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using v1::GetAccessTokenResponse;
+using v1::GetStatusResponse;
+
+// The payload of a JWT, decoded without verification.
+nlohmann::json JwtClaims(const std::string& token) {
+  const std::vector<std::string> parts = absl::StrSplit(token, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) return {};
+  return nlohmann::json::parse(payload, nullptr, false);
+}
+
+// A TCP socket that accepts connections into its backlog and never answers: a provider that hangs.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(fd_, 16);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentListener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+class ServiceIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<testing::DevIdp>> idp = testing::DevIdp::Start({});
+    ASSERT_TRUE(idp.ok()) << idp.status();
+    idp_ = idp->release();
+    absl::StatusOr<std::unique_ptr<testing::DevIdp>> short_idp =
+        testing::DevIdp::Start({.token_lifetime_seconds = 30});
+    ASSERT_TRUE(short_idp.ok()) << short_idp.status();
+    short_lived_idp_ = short_idp->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete idp_;
+    delete short_lived_idp_;
+  }
+
+  ServiceIntegrationTest() : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {
+    char pattern[] = "/tmp/agentauth-test-XXXXXX";
+    secrets_dir_ = mkdtemp(pattern);
+  }
+
+  ~ServiceIntegrationTest() override {
+    server_.reset();
+    std::system(absl::StrCat("rm -rf '", secrets_dir_, "'").c_str());
+  }
+
+  // No line agentauth logged may hold a secret or a token it served.
+  void TearDown() override {
+    for (const std::string& line : log_.Lines()) {
+      for (const std::string& secret : secrets_) EXPECT_THAT(line, Not(HasSubstr(secret)));
+      for (const std::string& token : served_tokens_) EXPECT_THAT(line, Not(HasSubstr(token)));
+    }
+  }
+
+  std::string SecretFile(const std::string& name, const std::string& secret) {
+    const std::string path = absl::StrCat(secrets_dir_, "/", name);
+    std::ofstream(path) << secret << "\n";
+    secrets_.push_back(secret);
+    return path;
+  }
+
+  // A client entry for the dev provider's demo-agent, with `extra` JSON fields.
+  std::string DemoClient(const std::string& name, const std::string& extra = "",
+                         const std::string& secret = testing::kBasicClientSecret) {
+    return absl::StrCat(R"({"name": ")", name, R"(", "client_id": "demo-agent",
+        "client_secret_file": ")", SecretFile(name, secret),
+                        R"(", "scopes": ["itwin-platform", "api.read"])", extra, "}");
+  }
+
+  void StartServer(const std::vector<std::string>& clients,
+                   const std::string& issuer = idp_->issuer()) {
+    const std::string text = absl::StrCat(
+        R"({"listen": "127.0.0.1:0", "defaults": {"authority": ")", issuer,
+        R"(", "http": {"timeout": "2s"}}, "clients": [)", absl::StrJoin(clients, ","), "]}");
+    absl::StatusOr<Config> config = ParseConfig(text, SecretSources::Real());
+    ASSERT_TRUE(config.ok()) << config.status();
+
+    absl::StatusOr<std::unique_ptr<AgentAuthServer>> server =
+        AgentAuthServer::Start(*std::move(config), ServerOptions{}, {clock_, logger_, http_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<Client>(server_->address());
+  }
+
+  absl::StatusOr<GetAccessTokenResponse> Token(TokenOptions options) {
+    absl::StatusOr<GetAccessTokenResponse> response = client_->GetAccessToken(options);
+    if (response.ok()) served_tokens_.push_back(response->access_token());
+    return response;
+  }
+
+  absl::StatusOr<GetAccessTokenResponse> Token(const std::string& client) {
+    return Token(TokenOptions{.client = client});
+  }
+
+  int ProviderRequests(const testing::DevIdp& idp = *idp_) {
+    absl::StatusOr<int> count = idp.TokenRequests("demo-agent");
+    EXPECT_TRUE(count.ok()) << count.status();
+    return count.value_or(-1);
+  }
+
+  static testing::DevIdp* idp_;
+  static testing::DevIdp* short_lived_idp_;
+
+  testing::FakeClock clock_;
+  testing::CapturedLog log_;
+  Logger logger_;
+  CurlHttpClient http_;
+  std::string secrets_dir_;
+  std::vector<std::string> secrets_;
+  std::vector<std::string> served_tokens_;
+  std::unique_ptr<AgentAuthServer> server_;
+  std::unique_ptr<Client> client_;
+};
+
+testing::DevIdp* ServiceIntegrationTest::idp_ = nullptr;
+testing::DevIdp* ServiceIntegrationTest::short_lived_idp_ = nullptr;
+
+TEST_F(ServiceIntegrationTest, ServesAJwtWhoseExpMatchesExpiresAt) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("reports");
+
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->token_type(), "Bearer");
+  EXPECT_EQ(token->authorization(), "Bearer " + token->access_token());
+  EXPECT_THAT(token->scopes(), ::testing::ElementsAre("api.read", "itwin-platform"));
+  const nlohmann::json claims = JwtClaims(token->access_token());
+  ASSERT_TRUE(claims.is_object()) << "the dev provider issues JWT access tokens";
+  EXPECT_EQ(claims["client_id"], "demo-agent");
+  EXPECT_NEAR(claims["exp"].get<double>(), static_cast<double>(token->expires_at().seconds()), 2)
+      << "expires_at is receipt time + expires_in, the provider's exp is iat + lifetime";
+}
+
+TEST_F(ServiceIntegrationTest, StatusBeforeAndAfterTheFirstFetch) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetStatusResponse> before = client_->GetStatus("", absl::Seconds(5));
+  ASSERT_TRUE(Token("reports").ok());
+  ASSERT_TRUE(Token("reports").ok());
+  absl::StatusOr<GetStatusResponse> after = client_->GetStatus("reports", absl::Seconds(5));
+
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->clients_size(), 1);
+  const v1::ClientStatus& cold = before->clients(0);
+  EXPECT_EQ(cold.name(), "reports");
+  EXPECT_EQ(cold.client_id(), "demo-agent");
+  EXPECT_EQ(cold.issuer(), idp_->issuer());
+  EXPECT_EQ(cold.token_endpoint(), "");
+  EXPECT_FALSE(cold.has_signed_in());
+  EXPECT_FALSE(cold.has_expired());
+  EXPECT_FALSE(cold.is_authorized());
+  EXPECT_EQ(cold.state(), v1::CLIENT_STATE_IDLE);
+  EXPECT_FALSE(cold.has_expires_at());
+  EXPECT_EQ(cold.fetches(), 0u);
+
+  ASSERT_TRUE(after.ok()) << after.status();
+  const v1::ClientStatus& warm = after->clients(0);
+  EXPECT_EQ(warm.token_endpoint(), idp_->issuer() + "/token");
+  EXPECT_TRUE(warm.has_signed_in());
+  EXPECT_FALSE(warm.has_expired());
+  EXPECT_TRUE(warm.is_authorized());
+  EXPECT_EQ(warm.state(), v1::CLIENT_STATE_OK);
+  EXPECT_EQ(warm.expires_at().seconds(), absl::ToUnixSeconds(clock_.Now() + absl::Hours(1)));
+  EXPECT_EQ(warm.last_refresh().seconds(), absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(warm.next_refresh().seconds(),
+            absl::ToUnixSeconds(clock_.Now() + absl::Hours(1) - absl::Minutes(1)));
+  EXPECT_EQ(warm.last_error(), "");
+  EXPECT_EQ(warm.cache_misses(), 1u);
+  EXPECT_EQ(warm.cache_hits(), 1u);
+  EXPECT_EQ(warm.fetches(), 1u);
+  EXPECT_FALSE(after->server_version().empty());
+  EXPECT_TRUE(after->has_start_time());
+}
+
+TEST_F(ServiceIntegrationTest, ShortLivedTokenIsFetchedAgainAfterHalfItsLifetime) {
+  StartServer({DemoClient("reports")}, short_lived_idp_->issuer());
+  const int requests_before = ProviderRequests(*short_lived_idp_);
+
+  absl::StatusOr<GetAccessTokenResponse> first = Token("reports");
+  clock_.Advance(absl::Seconds(14));
+  absl::StatusOr<GetAccessTokenResponse> still_cached = Token("reports");
+  clock_.Advance(absl::Seconds(2));
+  absl::StatusOr<GetAccessTokenResponse> refetched = Token("reports");
+
+  ASSERT_TRUE(first.ok() && still_cached.ok() && refetched.ok());
+  EXPECT_EQ(still_cached->access_token(), first->access_token());
+  EXPECT_NE(refetched->access_token(), first->access_token());
+  EXPECT_EQ(ProviderRequests(*short_lived_idp_) - requests_before, 2);
+}
+
+TEST_F(ServiceIntegrationTest, ExpiredTokenIsFetchedAgainOnce) {
+  StartServer({DemoClient("reports")});
+  const int requests_before = ProviderRequests();
+
+  absl::StatusOr<GetAccessTokenResponse> first = Token("reports");
+  clock_.Advance(absl::Hours(1));
+  absl::StatusOr<GetAccessTokenResponse> second = Token("reports");
+  absl::StatusOr<GetAccessTokenResponse> third = Token("reports");
+
+  ASSERT_TRUE(first.ok() && second.ok() && third.ok());
+  EXPECT_NE(second->access_token(), first->access_token());
+  EXPECT_EQ(third->access_token(), second->access_token());
+  EXPECT_EQ(ProviderRequests() - requests_before, 2);
+}
+
+TEST_F(ServiceIntegrationTest, TwoHundredConcurrentColdCallsMakeOneProviderRequest) {
+  StartServer({DemoClient("reports")});
+  const int requests_before = ProviderRequests();
+  constexpr int kCallers = 200;
+
+  std::vector<absl::StatusOr<GetAccessTokenResponse>> results(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      results[i] = client_->GetAccessToken({.client = "reports", .timeout = absl::Seconds(20)});
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+
+  EXPECT_EQ(ProviderRequests() - requests_before, 1);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  served_tokens_.push_back(results[0]->access_token());
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->access_token(), results[0]->access_token());
+  }
+}
+
+TEST_F(ServiceIntegrationTest, ConcurrentForcedRefreshesShareOneFetch) {
+  StartServer({DemoClient("reports")});
+  absl::StatusOr<GetAccessTokenResponse> cached = Token("reports");
+  ASSERT_TRUE(cached.ok());
+  const int requests_before = ProviderRequests();
+
+  std::vector<absl::StatusOr<GetAccessTokenResponse>> results(20);
+  std::vector<std::thread> callers;
+  for (auto& result : results) {
+    callers.emplace_back([&] {
+      result = client_->GetAccessToken({.client = "reports", .force_refresh = true});
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+
+  const int requests = ProviderRequests() - requests_before;
+  EXPECT_GE(requests, 1);
+  EXPECT_LE(requests, 2) << "callers arriving after the first forced fetch ended start one more";
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    served_tokens_.push_back(result->access_token());
+    EXPECT_NE(result->access_token(), cached->access_token());
+  }
+}
+
+TEST_F(ServiceIntegrationTest, SubsetOfScopesGetsItsOwnToken) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetAccessTokenResponse> narrow =
+      Token(TokenOptions{.client = "reports", .scopes = {"api.read"}});
+
+  ASSERT_TRUE(narrow.ok()) << narrow.status();
+  EXPECT_THAT(narrow->scopes(), ::testing::ElementsAre("api.read"));
+  EXPECT_EQ(JwtClaims(narrow->access_token())["scope"], "api.read");
+}
+
+TEST_F(ServiceIntegrationTest, AudienceBecomesTheTokensAudience) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetAccessTokenResponse> token =
+      Token(TokenOptions{.client = "reports", .audience = "urn:agentauth:dev-api"});
+
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(JwtClaims(token->access_token())["aud"], "urn:agentauth:dev-api");
+}
+
+TEST_F(ServiceIntegrationTest, ClientSecretPostAndReservedCharactersWork) {
+  StartServer(
+      {absl::StrCat(R"({"name": "post", "client_id": "demo-agent-post", "client_secret_file": ")",
+                    SecretFile("post", testing::kPostClientSecret),
+                    R"(", "auth_method": "client_secret_post"})"),
+       absl::StrCat(R"({"name": "reserved", "client_id": "agent:with+reserved",
+                        "client_secret_file": ")",
+                    SecretFile("reserved", testing::kReservedClientSecret), R"("})")});
+
+  absl::StatusOr<GetAccessTokenResponse> post = Token("post");
+  absl::StatusOr<GetAccessTokenResponse> reserved = Token("reserved");
+
+  ASSERT_TRUE(post.ok()) << post.status();
+  ASSERT_TRUE(reserved.ok()) << reserved.status();
+  EXPECT_EQ(JwtClaims(reserved->access_token())["client_id"], "agent:with+reserved");
+}
+
+TEST_F(ServiceIntegrationTest, UnknownClientIsNotFound) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("nobody");
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(token.status().message(),
+            "unknown client \"nobody\"; `agentauth status` lists the configured clients");
+}
+
+TEST_F(ServiceIntegrationTest, ScopeOutsideTheClientsIsInvalidArgument) {
+  StartServer({DemoClient("reports")});
+
+  absl::StatusOr<GetAccessTokenResponse> token =
+      Token(TokenOptions{.client = "reports", .scopes = {"api.write"}});
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(token.status().message()), HasSubstr("client \"reports\": scope"));
+}
+
+TEST_F(ServiceIntegrationTest, WrongSecretIsFailedPreconditionNamingInvalidClient) {
+  StartServer({DemoClient("reports", "", "wrong-secret")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("reports");
+  absl::StatusOr<GetStatusResponse> status = client_->GetStatus("reports", absl::Seconds(5));
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(token.status().message()),
+              HasSubstr("client \"reports\": the provider rejected the token request: "
+                        "invalid_client"));
+  EXPECT_THAT(std::string(token.status().message()), Not(HasSubstr("wrong-secret")));
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->clients(0).state(), v1::CLIENT_STATE_FAILING);
+  EXPECT_EQ(status->clients(0).consecutive_failures(), 1u);
+  EXPECT_THAT(status->clients(0).last_error(), HasSubstr("invalid_client"));
+}
+
+TEST_F(ServiceIntegrationTest, ScopeTheProviderDoesNotKnowIsFailedPrecondition) {
+  StartServer({absl::StrCat(R"({"name": "bogus", "client_id": "demo-agent", "client_secret_file": ")",
+                            SecretFile("bogus", testing::kBasicClientSecret),
+                            R"(", "scopes": ["no.such.scope"]})")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("bogus");
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(token.status().message()), HasSubstr("invalid_scope"));
+}
+
+TEST_F(ServiceIntegrationTest, ProviderDownIsUnavailable) {
+  StartServer({DemoClient("reports")},
+              absl::StrCat("http://127.0.0.1:", testing::UnusedLoopbackPort()));
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("reports");
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(token.status().message()),
+              HasSubstr("client \"reports\": discovery at http://127.0.0.1:"));
+}
+
+TEST_F(ServiceIntegrationTest, CallersDeadlineBoundsTheWaitForAHangingProvider) {
+  SilentListener hanging;
+  StartServer({DemoClient("reports")}, absl::StrCat("http://127.0.0.1:", hanging.port()));
+
+  absl::StatusOr<GetAccessTokenResponse> token =
+      Token(TokenOptions{.client = "reports", .timeout = absl::Milliseconds(300)});
+  absl::StatusOr<GetStatusResponse> status = client_->GetStatus("reports", absl::Seconds(5));
+
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->clients(0).state(), v1::CLIENT_STATE_REFRESHING)
+      << "the abandoned caller leaves the fetch running; it ends at the provider timeout, and "
+         "the server's shutdown then completes the cancelled call without touching it";
+}
+
+}  // namespace
+}  // namespace agentauth

@@ -1,0 +1,44 @@
+#include "tests/testing/dev_idp.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/http/curl_http_client.h"
+
+namespace agentauth::testing {
+
+absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
+      {"node", AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs", "--port", "0",
+       "--token-lifetime", absl::StrCat(options.token_lifetime_seconds)});
+  if (!process.ok()) return process.status();
+
+  absl::StatusOr<std::string> line = (*process)->WaitForLine(
+      ChildProcess::Stream::kStdout,
+      [](const std::string& text) { return absl::StrContains(text, "\"listening\""); },
+      absl::Seconds(30));
+  if (!line.ok()) {
+    return absl::UnavailableError(absl::StrCat("the dev identity provider did not start: ",
+                                               line.status().message(), "\nstderr:\n",
+                                               (*process)->Output(ChildProcess::Stream::kStderr)));
+  }
+
+  auto idp = std::unique_ptr<DevIdp>(new DevIdp());
+  idp->process_ = *std::move(process);
+  idp->issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
+  return idp;
+}
+
+absl::StatusOr<int> DevIdp::TokenRequests(const std::string& client_id) const {
+  CurlHttpClient http;
+  HttpRequest request;
+  request.url = absl::StrCat(issuer_, "/__dev/stats");
+  absl::StatusOr<HttpResponse> response = http.Send(request);
+  if (!response.ok()) return response.status();
+
+  const nlohmann::json stats = nlohmann::json::parse(response->body, nullptr, false);
+  if (!stats.is_object()) return absl::InternalError("stats are not JSON: " + response->body);
+  return stats["by_client"].value(client_id, 0);
+}
+
+}  // namespace agentauth::testing

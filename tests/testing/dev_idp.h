@@ -1,0 +1,40 @@
+// The development identity provider (deploy/dev-idp), started by a test on a free loopback port.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tests/testing/child_process.h"
+
+namespace agentauth::testing {
+
+// The demo clients the provider knows (deploy/dev-idp/server.mjs).
+inline constexpr char kBasicClientId[] = "demo-agent";
+inline constexpr char kBasicClientSecret[] = "demo-agent-secret";
+inline constexpr char kPostClientId[] = "demo-agent-post";
+inline constexpr char kPostClientSecret[] = "demo-agent-post-secret";
+inline constexpr char kReservedClientId[] = "agent:with+reserved";
+inline constexpr char kReservedClientSecret[] = "p+a%s s:w/rd&=?";
+
+class DevIdp {
+ public:
+  struct Options {
+    int token_lifetime_seconds = 3600;
+  };
+
+  // Starts the provider and waits until it listens.
+  static absl::StatusOr<std::unique_ptr<DevIdp>> Start(const Options& options);
+
+  // "http://127.0.0.1:<port>", exactly as the discovery document names it.
+  const std::string& issuer() const { return issuer_; }
+
+  // Token requests the provider has received from `client_id`, as it counts them.
+  absl::StatusOr<int> TokenRequests(const std::string& client_id) const;
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string issuer_;
+};
+
+}  // namespace agentauth::testing
