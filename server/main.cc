@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
 
   agentauth::MonotonicClock clock;
   agentauth::Logger logger(clock, flags->log_level, flags->log_format,
-                          agentauth::Logger::StderrSink());
+                           agentauth::Logger::StderrSink());
 
   absl::StatusOr<agentauth::Config> config =
       agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());

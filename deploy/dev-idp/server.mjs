@@ -13,7 +13,9 @@
 //   {"event":"listening","issuer":"http://127.0.0.1:PORT","port":PORT}
 //
 // Test hooks, not part of OpenID: GET /__dev/stats answers the number of token requests seen
-// (in total and per client_id), so tests can count what reached the provider.
+// (in total and per client_id), so tests can count what reached the provider. GET /__dev/whoami
+// is a tiny protected API: it verifies the bearer token (signature, issuer, expiry) and answers
+// its claims, so the demo can show a token being used with curl.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -59,9 +61,22 @@ function parseOptions() {
   return { port, tokenLifetime, clients };
 }
 
-function signingKeys() {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+function signingKeys(privateKey) {
   return { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'dev-1' }] };
+}
+
+// The claims of a bearer token this provider signed and that has not expired, or null.
+function verifiedClaims(authorization, publicKey, issuer) {
+  const match = /^Bearer (\S+)$/i.exec(authorization ?? '');
+  if (!match) return null;
+  const [header, payload, signature] = match[1].split('.');
+  if (!signature) return null;
+  const signed = crypto.verify('sha256', Buffer.from(`${header}.${payload}`), publicKey,
+    Buffer.from(signature, 'base64url'));
+  if (!signed) return null;
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  if (claims.iss !== issuer || claims.exp * 1000 <= Date.now()) return null;
+  return claims;
 }
 
 function asClientMetadata(client) {
@@ -83,10 +98,10 @@ function rejectUnknownScopes(ctx) {
   }
 }
 
-function buildProvider(issuer, options) {
+function buildProvider(issuer, options, privateKey) {
   return new Provider(issuer, {
     clients: options.clients.map(asClientMetadata),
-    jwks: signingKeys(),
+    jwks: signingKeys(privateKey),
     scopes: ['openid', 'offline_access'],
     ttl: { ClientCredentials: options.tokenLifetime },
     features: {
@@ -110,10 +125,16 @@ function buildProvider(issuer, options) {
   });
 }
 
-function countTokenRequests(provider, stats) {
+function addTestHooks(provider, stats, publicKey, issuer) {
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/__dev/stats') {
       ctx.body = stats;
+      return;
+    }
+    if (ctx.method === 'GET' && ctx.path === '/__dev/whoami') {
+      const claims = verifiedClaims(ctx.get('authorization'), publicKey, issuer);
+      ctx.status = claims ? 200 : 401;
+      ctx.body = claims ?? { error: 'invalid_token' };
       return;
     }
     await next();
@@ -135,8 +156,9 @@ async function main() {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
 
-  const provider = buildProvider(issuer, options);
-  countTokenRequests(provider, stats);
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const provider = buildProvider(issuer, options, privateKey);
+  addTestHooks(provider, stats, publicKey, issuer);
   server.on('request', provider.callback());
 
   process.stdout.write(`${JSON.stringify({ event: 'listening', issuer, port })}\n`);

@@ -9,8 +9,8 @@
 
 namespace agentauth {
 
-AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config,
-                                 const ServerOptions& options, const ServerDependencies& deps)
+AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const ServerOptions& options,
+                                 const ServerDependencies& deps)
     : config_(std::move(config)),
       deps_(deps),
       fetch_pool_(options.max_concurrent_fetches),

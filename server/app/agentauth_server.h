@@ -38,8 +38,8 @@ class AgentAuthServer {
   // Builds everything and starts listening on config.listen. UNAVAILABLE when the address
   // cannot be bound.
   static absl::StatusOr<std::unique_ptr<AgentAuthServer>> Start(Config config,
-                                                               const ServerOptions& options,
-                                                               const ServerDependencies& deps);
+                                                                const ServerOptions& options,
+                                                                const ServerDependencies& deps);
   ~AgentAuthServer();
 
   // The address callers use, with the port the system chose when config.listen ends in ":0".

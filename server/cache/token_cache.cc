@@ -69,9 +69,8 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
 
   if (start_fetch) {
     entry->fetches.fetch_add(1, std::memory_order_relaxed);
-    executor_.Schedule([this, key = query.key, entry, fetch = std::move(fetch)] {
-      RunFetch(key, entry, fetch);
-    });
+    executor_.Schedule(
+        [this, key = query.key, entry, fetch = std::move(fetch)] { RunFetch(key, entry, fetch); });
   }
 }
 
@@ -110,17 +109,21 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
   }
 
   if (result.ok()) {
-    const std::string expires_in = absl::FormatDuration(
-        absl::Trunc((*result)->expires_at - now, absl::Seconds(1)));
+    const std::string expires_in =
+        absl::FormatDuration(absl::Trunc((*result)->expires_at - now, absl::Seconds(1)));
     const std::string fingerprint = Fingerprint((*result)->access_token);
     if (first_token || recovered) {
       logger_.Info("cache", first_token ? "first_token" : "recovered",
-                   {{"client", key.client}, {"scopes", key.scopes},
-                    {"expires_in", expires_in}, {"token_fingerprint", fingerprint}});
+                   {{"client", key.client},
+                    {"scopes", key.scopes},
+                    {"expires_in", expires_in},
+                    {"token_fingerprint", fingerprint}});
     } else {
       logger_.Debug("cache", "token_fetched",
-                    {{"client", key.client}, {"scopes", key.scopes},
-                     {"expires_in", expires_in}, {"token_fingerprint", fingerprint}});
+                    {{"client", key.client},
+                     {"scopes", key.scopes},
+                     {"expires_in", expires_in},
+                     {"token_fingerprint", fingerprint}});
     }
   } else {
     logger_.Warning("cache", "fetch_failed",

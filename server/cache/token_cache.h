@@ -101,8 +101,7 @@ class TokenCache {
   CacheCounters CountersFor(const std::string& client) const;
 
   // True when `token` may be handed out at `now` to a caller asking for `min_validity`.
-  static bool IsFreshEnough(const CachedToken& token, absl::Duration min_validity,
-                            absl::Time now);
+  static bool IsFreshEnough(const CachedToken& token, absl::Duration min_validity, absl::Time now);
 
  private:
   struct Entry;

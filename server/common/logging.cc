@@ -103,20 +103,18 @@ void Logger::Log(LogLevel level, absl::string_view component, absl::string_view 
   sink_(line);
 }
 
-std::string Logger::FormatText(LogLevel level, absl::string_view component,
-                               absl::string_view event,
+std::string Logger::FormatText(LogLevel level, absl::string_view component, absl::string_view event,
                                std::initializer_list<LogField> fields) const {
-  std::string line = absl::StrCat(Timestamp(clock_.Now()), " ",
-                                  absl::AsciiStrToUpper(LevelName(level)), " ", component, " ",
-                                  event);
+  std::string line =
+      absl::StrCat(Timestamp(clock_.Now()), " ", absl::AsciiStrToUpper(LevelName(level)), " ",
+                   component, " ", event);
   for (const LogField& field : fields) {
     absl::StrAppend(&line, " ", field.key, "=", QuoteValue(field.value));
   }
   return line;
 }
 
-std::string Logger::FormatJson(LogLevel level, absl::string_view component,
-                               absl::string_view event,
+std::string Logger::FormatJson(LogLevel level, absl::string_view component, absl::string_view event,
                                std::initializer_list<LogField> fields) const {
   nlohmann::ordered_json object;
   object["ts"] = Timestamp(clock_.Now());

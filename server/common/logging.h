@@ -14,9 +14,9 @@
 #include <initializer_list>
 #include <mutex>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/common/clock.h"
 
 namespace agentauth {

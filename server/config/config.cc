@@ -102,8 +102,9 @@ absl::Status ReadDuration(const Json& object, absl::string_view path, absl::stri
   Located<std::string> text;
   if (absl::Status status = ReadString(object, path, key, text); !status.ok()) {
     return object.at(std::string(key)).is_number()
-               ? PathError(Child(path, key), "expected a duration string such as \"60s\" or "
-                                             "\"5m\", got a number")
+               ? PathError(Child(path, key),
+                           "expected a duration string such as \"60s\" or "
+                           "\"5m\", got a number")
                : status;
   }
   if (!text.value) return absl::OkStatus();
@@ -116,27 +117,27 @@ absl::Status ReadDuration(const Json& object, absl::string_view path, absl::stri
                                             " or \"1h30m\""));
   }
   if (duration < min || duration > max) {
-    return PathError(out.path, absl::StrCat(*text.value, " is out of range; expected ",
-                                            absl::FormatDuration(min), " to ",
-                                            absl::FormatDuration(max)));
+    return PathError(out.path,
+                     absl::StrCat(*text.value, " is out of range; expected ",
+                                  absl::FormatDuration(min), " to ", absl::FormatDuration(max)));
   }
   out.value = duration;
   return absl::OkStatus();
 }
 
-absl::Status ReadSize(const Json& object, absl::string_view path, absl::string_view key,
-                      size_t min, size_t max, Located<size_t>& out) {
+absl::Status ReadSize(const Json& object, absl::string_view path, absl::string_view key, size_t min,
+                      size_t max, Located<size_t>& out) {
   const auto found = object.find(key);
   if (found == object.end()) return absl::OkStatus();
   out.path = Child(path, key);
   if (!found->is_number_unsigned()) {
-    return PathError(out.path, absl::StrCat("expected a whole number of bytes, got ",
-                                            found->dump()));
+    return PathError(out.path,
+                     absl::StrCat("expected a whole number of bytes, got ", found->dump()));
   }
   const auto bytes = found->get<uint64_t>();
   if (bytes < min || bytes > max) {
-    return PathError(out.path, absl::StrCat(bytes, " is out of range; expected ", min, " to ",
-                                            max, " bytes"));
+    return PathError(
+        out.path, absl::StrCat(bytes, " is out of range; expected ", min, " to ", max, " bytes"));
   }
   out.value = static_cast<size_t>(bytes);
   return absl::OkStatus();
@@ -156,7 +157,7 @@ struct SharedSettings {
 };
 
 constexpr std::initializer_list<absl::string_view> kSharedKeys = {
-    "authority", "url_prefix",          "auth_method", "min_validity", "default_token_lifetime",
+    "authority",           "url_prefix", "auth_method", "min_validity", "default_token_lifetime",
     "allow_insecure_http", "http"};
 
 absl::Status ReadHttp(const Json& object, absl::string_view path, SharedSettings& out) {
@@ -183,9 +184,9 @@ absl::Status ReadHttp(const Json& object, absl::string_view path, SharedSettings
 }
 
 absl::Status ReadShared(const Json& object, absl::string_view path, SharedSettings& out) {
-  for (auto [key, target] : {std::pair{"authority", &out.authority},
-                             std::pair{"url_prefix", &out.url_prefix},
-                             std::pair{"auth_method", &out.auth_method}}) {
+  for (auto [key, target] :
+       {std::pair{"authority", &out.authority}, std::pair{"url_prefix", &out.url_prefix},
+        std::pair{"auth_method", &out.auth_method}}) {
     if (absl::Status status = ReadString(object, path, key, *target); !status.ok()) return status;
   }
   if (absl::Status status = ReadDuration(object, path, "min_validity", absl::ZeroDuration(),
@@ -284,8 +285,8 @@ absl::Status ReadScopes(const Json& client, absl::string_view path, const std::s
   }
 
   for (const auto& [value, entry_path] : entries) {
-    for (absl::string_view scope : absl::StrSplit(value, absl::ByAnyChar(" \t\n"),
-                                                 absl::SkipEmpty())) {
+    for (absl::string_view scope :
+         absl::StrSplit(value, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
       if (kUserScopes.contains(scope)) {
         return PathError(entry_path,
                          absl::StrCat("client \"", name, "\" may not ask for scope \"", scope,
@@ -322,8 +323,7 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
   } else {
     std::optional<std::string> value = secrets.get_env(*env.value);
     if (!value) {
-      return PathError(env.path,
-                       absl::StrCat("environment variable ", *env.value, " is not set"));
+      return PathError(env.path, absl::StrCat("environment variable ", *env.value, " is not set"));
     }
     secret = *std::move(value);
     out.secret_source = absl::StrCat("environment variable ", *env.value);
@@ -357,18 +357,17 @@ absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSetti
   }
   out.authority = *std::move(prefixed);
 
-  absl::StatusOr<AuthMethod> method = ParseAuthMethod(Pick(client.auth_method,
-                                                           defaults.auth_method));
+  absl::StatusOr<AuthMethod> method =
+      ParseAuthMethod(Pick(client.auth_method, defaults.auth_method));
   if (!method.ok()) return method.status();
   out.auth_method = *method;
 
-  out.min_validity = Pick(client.min_validity, defaults.min_validity).value.value_or(
-      out.min_validity);
-  out.default_token_lifetime =
-      Pick(client.default_token_lifetime, defaults.default_token_lifetime)
-          .value.value_or(out.default_token_lifetime);
-  out.http.timeout = Pick(client.http_timeout, defaults.http_timeout).value.value_or(
-      out.http.timeout);
+  out.min_validity =
+      Pick(client.min_validity, defaults.min_validity).value.value_or(out.min_validity);
+  out.default_token_lifetime = Pick(client.default_token_lifetime, defaults.default_token_lifetime)
+                                   .value.value_or(out.default_token_lifetime);
+  out.http.timeout =
+      Pick(client.http_timeout, defaults.http_timeout).value.value_or(out.http.timeout);
   out.http.max_response_bytes =
       Pick(client.http_max_response_bytes, defaults.http_max_response_bytes)
           .value.value_or(out.http.max_response_bytes);
@@ -408,8 +407,8 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
     return status;
   }
   if (!client_id.value || client_id.value->empty()) {
-    return PathError(Child(path, "client_id"), absl::StrCat("required for client \"", out.name,
-                                                            "\""));
+    return PathError(Child(path, "client_id"),
+                     absl::StrCat("required for client \"", out.name, "\""));
   }
   out.client_id = *client_id.value;
 
@@ -429,17 +428,17 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
     return status;
   }
   if (token_endpoint.value) {
-    if (absl::Status status = CheckProviderUrl(token_endpoint.path, *token_endpoint.value,
-                                               out.allow_insecure_http);
+    if (absl::Status status =
+            CheckProviderUrl(token_endpoint.path, *token_endpoint.value, out.allow_insecure_http);
         !status.ok()) {
       return status;
     }
     out.token_endpoint = *token_endpoint.value;
   }
 
-  out.credential_fingerprint = Fingerprint(absl::StrCat(
-      out.client_id, absl::string_view("\0", 1), out.client_secret, absl::string_view("\0", 1),
-      AuthMethodName(out.auth_method)));
+  out.credential_fingerprint =
+      Fingerprint(absl::StrCat(out.client_id, absl::string_view("\0", 1), out.client_secret,
+                               absl::string_view("\0", 1), AuthMethodName(out.auth_method)));
   return out;
 }
 

@@ -66,8 +66,8 @@ absl::Status TransferError(CURLcode code, const char* detail, const HttpRequest&
   const std::string cause = detail[0] != '\0' ? detail : curl_easy_strerror(code);
   const std::string where = absl::StrCat("request to ", HostOf(request.url), " failed: ");
   if (code == CURLE_OPERATION_TIMEDOUT) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        where, "no complete answer within ", absl::FormatDuration(request.timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat(where, "no complete answer within ", absl::FormatDuration(request.timeout)));
   }
   return absl::UnavailableError(absl::StrCat(where, cause));
 }
@@ -114,7 +114,8 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(request.timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(request.timeout)));
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());

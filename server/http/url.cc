@@ -58,8 +58,7 @@ absl::StatusOr<ParsedUrl> ParseHttpUrl(absl::string_view url) {
   ParsedUrl result;
   result.scheme = absl::AsciiStrToLower(GetPart(parsed->get(), CURLUPART_SCHEME));
   if (result.scheme != "http" && result.scheme != "https") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", url, "\" is not an http or https URL"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", url, "\" is not an http or https URL"));
   }
   result.host = GetPart(parsed->get(), CURLUPART_HOST);
   if (result.host.size() >= 2 && result.host.front() == '[' && result.host.back() == ']') {

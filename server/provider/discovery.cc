@@ -15,8 +15,7 @@ std::string DiscoveryUrl(absl::string_view issuer) {
 
 absl::StatusOr<ProviderMetadata> ParseDiscoveryDocument(absl::string_view body,
                                                         absl::string_view expected_issuer) {
-  const nlohmann::json document =
-      nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json document = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!document.is_object()) {
     return absl::InvalidArgumentError("the discovery document is not a JSON object");
   }

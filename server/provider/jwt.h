@@ -2,8 +2,8 @@
 #pragma once
 
 #include <optional>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace agentauth {

@@ -62,17 +62,16 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod metho
   const std::optional<OAuthError> oauth = ParseOAuthError(response.body);
   if (IsRetryableStatus(response.status)) {
     const std::string detail =
-        oauth ? absl::StrCat(oauth->error, oauth->description.empty() ? "" : ": ",
-                             oauth->description)
-              : DescribeAnswer(response);
-    return absl::UnavailableError(absl::StrCat("the provider is unavailable: HTTP ",
-                                               response.status, ": ", detail));
+        oauth
+            ? absl::StrCat(oauth->error, oauth->description.empty() ? "" : ": ", oauth->description)
+            : DescribeAnswer(response);
+    return absl::UnavailableError(
+        absl::StrCat("the provider is unavailable: HTTP ", response.status, ": ", detail));
   }
   if (oauth) {
     std::string message = absl::StrCat("the provider rejected the token request: ", oauth->error);
     if (!oauth->description.empty()) absl::StrAppend(&message, " (", oauth->description, ")");
-    absl::StrAppend(&message, "; HTTP ", response.status, ", auth_method ",
-                    AuthMethodName(method));
+    absl::StrAppend(&message, "; HTTP ", response.status, ", auth_method ", AuthMethodName(method));
     if (oauth->error == "invalid_client" || oauth->error == "unauthorized") {
       absl::StrAppend(&message, BasicHint(method));
     }
@@ -171,9 +170,8 @@ absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& clien
                                                        const std::vector<std::string>& scopes,
                                                        const std::string& audience) {
   std::string endpoint = client.token_endpoint;
-  AuthMethod method = client.auth_method == AuthMethod::kAutomatic
-                          ? AuthMethod::kClientSecretBasic
-                          : client.auth_method;
+  AuthMethod method = client.auth_method == AuthMethod::kAutomatic ? AuthMethod::kClientSecretBasic
+                                                                   : client.auth_method;
   if (endpoint.empty()) {
     absl::StatusOr<ProviderMetadata> metadata = Discover(client);
     if (!metadata.ok()) return metadata.status();

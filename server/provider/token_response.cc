@@ -64,8 +64,7 @@ absl::Duration CheckedLifetime(absl::Duration lifetime, absl::string_view source
   return options.default_lifetime;
 }
 
-absl::Duration Lifetime(const Json& object, const TokenResponseOptions& options,
-                        ParsedToken& out) {
+absl::Duration Lifetime(const Json& object, const TokenResponseOptions& options, ParsedToken& out) {
   bool junk = false;
   if (std::optional<double> expires_in = NumericField(object, "expires_in", junk)) {
     return CheckedLifetime(FlooredSeconds(*expires_in), "expires_in", options, out);

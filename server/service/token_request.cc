@@ -21,13 +21,12 @@ bool HasControlOrSpace(absl::string_view text) {
 // RFC 8707 2: an absolute URI (a scheme, then ':') without a fragment.
 absl::Status CheckAudience(absl::string_view audience) {
   const size_t colon = audience.find(':');
-  const bool scheme_ok =
-      colon != absl::string_view::npos && colon > 0 &&
-      absl::ascii_isalpha(static_cast<unsigned char>(audience[0])) &&
-      std::all_of(audience.begin(), audience.begin() + colon, [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' ||
-               c == '.';
-      });
+  const bool scheme_ok = colon != absl::string_view::npos && colon > 0 &&
+                         absl::ascii_isalpha(static_cast<unsigned char>(audience[0])) &&
+                         std::all_of(audience.begin(), audience.begin() + colon, [](char c) {
+                           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
+                                  c == '-' || c == '.';
+                         });
   if (!scheme_ok || colon + 1 == audience.size() || HasControlOrSpace(audience) ||
       audience.find('#') != absl::string_view::npos) {
     return absl::InvalidArgumentError(
@@ -46,10 +45,10 @@ absl::StatusOr<std::vector<std::string>> RequestedScopes(
 
   for (const std::string& scope : scopes) {
     if (!std::binary_search(client.scopes.begin(), client.scopes.end(), scope)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "scope \"", SanitizeForMessage(scope, kMaxScopeBytes),
-          "\" is not among the scopes configured for client \"", client.name, "\" (",
-          client.scopes.empty() ? "none" : absl::StrJoin(client.scopes, " "), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("scope \"", SanitizeForMessage(scope, kMaxScopeBytes),
+                       "\" is not among the scopes configured for client \"", client.name, "\" (",
+                       client.scopes.empty() ? "none" : absl::StrJoin(client.scopes, " "), ")"));
     }
   }
   return scopes;
@@ -94,11 +93,9 @@ absl::StatusOr<ValidTokenRequest> ValidateTokenRequest(
   valid.min_validity = client.min_validity;
   if (request.has_min_validity()) {
     std::optional<absl::Duration> min_validity = FromProtoDuration(request.min_validity());
-    if (!min_validity || *min_validity < absl::ZeroDuration() ||
-        *min_validity > kMaxMinValidity) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("min_validity must be between 0s and ",
-                       absl::FormatDuration(kMaxMinValidity)));
+    if (!min_validity || *min_validity < absl::ZeroDuration() || *min_validity > kMaxMinValidity) {
+      return absl::InvalidArgumentError(absl::StrCat("min_validity must be between 0s and ",
+                                                     absl::FormatDuration(kMaxMinValidity)));
     }
     valid.min_validity = *min_validity;
   }

@@ -88,8 +88,7 @@ ClientState StateOf(const TokenEntrySnapshot& snapshot, absl::Time now) {
 
 TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>& scopes,
                       const std::string& audience) {
-  return TokenKey{client.name, absl::StrJoin(scopes, " "), audience,
-                  client.credential_fingerprint};
+  return TokenKey{client.name, absl::StrJoin(scopes, " "), audience, client.credential_fingerprint};
 }
 
 TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
@@ -102,9 +101,9 @@ TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, TokenCa
       logger_(logger),
       info_(std::move(info)) {}
 
-grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(
-    grpc::CallbackServerContext* /*context*/, const GetAccessTokenRequest* request,
-    GetAccessTokenResponse* response) {
+grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerContext* /*context*/,
+                                                           const GetAccessTokenRequest* request,
+                                                           GetAccessTokenResponse* response) {
   auto [call, reactor] = DeferredCall::Create();
 
   if (absl::Status shape = CheckRequestShape(*request); !shape.ok()) {
@@ -135,11 +134,10 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(
     absl::StatusOr<ParsedToken> token = provider->FetchToken(*client, scopes, audience);
     if (!token.ok()) return token.status();
     return FetchedToken{std::move(token->access_token),
-                        token->scopes.empty() ? scopes : std::move(token->scopes),
-                        token->lifetime};
+                        token->scopes.empty() ? scopes : std::move(token->scopes), token->lifetime};
   };
-  auto done = [call = call, response, name = client->name](
-                  absl::StatusOr<TokenCache::TokenPtr> token) {
+  auto done = [call = call, response,
+               name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
     if (!call->Claim()) return;  // Cancelled first: `response` may be gone.
     if (!token.ok()) {
       call->Finish(ToGrpcStatus(WithClient(name, token.status())));
@@ -195,13 +193,14 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContex
   if (!request->client().empty()) {
     const ClientConfig* client = config_->FindClient(request->client());
     if (client == nullptr) {
-      reactor->Finish(ToGrpcStatus(absl::NotFoundError(absl::StrCat(
-          "unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
+      reactor->Finish(ToGrpcStatus(absl::NotFoundError(
+          absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
       return reactor;
     }
     *response->add_clients() = StatusOf(*client, now);
   } else {
-    for (const ClientConfig& client : config_->clients) *response->add_clients() = StatusOf(client, now);
+    for (const ClientConfig& client : config_->clients)
+      *response->add_clients() = StatusOf(client, now);
   }
   response->set_server_version(info_.version);
   *response->mutable_start_time() = ToProtoTimestamp(info_.start_time);

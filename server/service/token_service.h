@@ -27,12 +27,10 @@ struct ServerInfo {
 class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackService {
  public:
   TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
-                   ProviderClient& provider, const Clock& clock, Logger& logger,
-                   ServerInfo info);
+                   ProviderClient& provider, const Clock& clock, Logger& logger, ServerInfo info);
 
   grpc::ServerUnaryReactor* GetAccessToken(
-      grpc::CallbackServerContext* context,
-      const agentauth::v1::GetAccessTokenRequest* request,
+      grpc::CallbackServerContext* context, const agentauth::v1::GetAccessTokenRequest* request,
       agentauth::v1::GetAccessTokenResponse* response) override;
 
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,

@@ -11,18 +11,18 @@
 #include "client/agentauth_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/status_printing.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/child_process.h"
 #include "tests/testing/dev_idp.h"
+#include "tests/testing/status_printing.h"
 #include "tests/testing/subprocess.h"
 
 namespace agentauth {
 namespace {
 
+using testing::ChildProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::ChildProcess;
 
 constexpr char kSecret[] = "demo-agent-secret";
 
@@ -50,9 +50,11 @@ class DaemonTest : public ::testing::Test {
 
   std::string ValidConfig() {
     return WriteConfig(absl::StrCat(R"({"listen": "127.0.0.1:0",
-      "defaults": {"authority": ")", idp_->issuer(), R"("},
+      "defaults": {"authority": ")",
+                                    idp_->issuer(), R"("},
       "clients": [{"name": "reports", "client_id": "demo-agent",
-                   "client_secret_file": ")", dir_, R"(/secret", "scopes": ["itwin-platform"]}]})"));
+                   "client_secret_file": ")",
+                                    dir_, R"(/secret", "scopes": ["itwin-platform"]}]})"));
   }
 
   static testing::DevIdp* idp_;
@@ -62,8 +64,8 @@ class DaemonTest : public ::testing::Test {
 testing::DevIdp* DaemonTest::idp_ = nullptr;
 
 TEST_F(DaemonTest, ServesTokensLogsJsonAndStopsCleanlyOnSigterm) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon = ChildProcess::Start(
-      {AGENTAUTHD_PATH, "--config", ValidConfig(), "--log-format", "json"});
+  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon =
+      ChildProcess::Start({AGENTAUTHD_PATH, "--config", ValidConfig(), "--log-format", "json"});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   absl::StatusOr<std::string> listening = (*daemon)->WaitForLine(
       ChildProcess::Stream::kStderr,
@@ -90,9 +92,8 @@ TEST_F(DaemonTest, ServesTokensLogsJsonAndStopsCleanlyOnSigterm) {
 }
 
 TEST_F(DaemonTest, CheckConfigSummarizesAValidConfigWithoutTheSecret) {
-  absl::StatusOr<testing::ProcessResult> result =
-      testing::RunProcess({AGENTAUTHD_PATH, "--config", ValidConfig(), "--check-config"}, {},
-                          absl::Seconds(20));
+  absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(
+      {AGENTAUTHD_PATH, "--config", ValidConfig(), "--check-config"}, {}, absl::Seconds(20));
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
@@ -103,8 +104,8 @@ TEST_F(DaemonTest, CheckConfigSummarizesAValidConfigWithoutTheSecret) {
 
 TEST_F(DaemonTest, InvalidConfigExitsNonZeroNamingThePath) {
   const std::string path = WriteConfig(absl::StrCat(R"({"clients": [{"name": "reports",
-      "client_id": "demo-agent", "client_secret_file": ")", dir_,
-                                                    R"(/secret", "scopes": ["openid"]}]})"));
+      "client_id": "demo-agent", "client_secret_file": ")",
+                                                    dir_, R"(/secret", "scopes": ["openid"]}]})"));
 
   absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(
       {AGENTAUTHD_PATH, "--config", path, "--check-config"}, {}, absl::Seconds(20));

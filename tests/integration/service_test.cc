@@ -1,9 +1,9 @@
 // agentauth end to end, in process: the real gRPC service on a loopback port, called through the
 // C++ client, fetching from the real development identity provider. Time is a fake clock, so
 // expiry is tested without waiting for it.
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,13 +17,13 @@
 #include "client/agentauth_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/status_printing.h"
 #include "nlohmann/json.hpp"
 #include "server/app/agentauth_server.h"
 #include "server/http/curl_http_client.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/dev_idp.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_printing.h"
 
 namespace agentauth {
 namespace {
@@ -109,8 +109,9 @@ class ServiceIntegrationTest : public ::testing::Test {
   std::string DemoClient(const std::string& name, const std::string& extra = "",
                          const std::string& secret = testing::kBasicClientSecret) {
     return absl::StrCat(R"({"name": ")", name, R"(", "client_id": "demo-agent",
-        "client_secret_file": ")", SecretFile(name, secret),
-                        R"(", "scopes": ["itwin-platform", "api.read"])", extra, "}");
+        "client_secret_file": ")",
+                        SecretFile(name, secret), R"(", "scopes": ["itwin-platform", "api.read"])",
+                        extra, "}");
   }
 
   void StartServer(const std::vector<std::string>& clients,
@@ -281,9 +282,8 @@ TEST_F(ServiceIntegrationTest, ConcurrentForcedRefreshesShareOneFetch) {
   std::vector<absl::StatusOr<GetAccessTokenResponse>> results(20);
   std::vector<std::thread> callers;
   for (auto& result : results) {
-    callers.emplace_back([&] {
-      result = client_->GetAccessToken({.client = "reports", .force_refresh = true});
-    });
+    callers.emplace_back(
+        [&] { result = client_->GetAccessToken({.client = "reports", .force_refresh = true}); });
   }
   for (std::thread& caller : callers) caller.join();
 
@@ -373,9 +373,9 @@ TEST_F(ServiceIntegrationTest, WrongSecretIsFailedPreconditionNamingInvalidClien
 }
 
 TEST_F(ServiceIntegrationTest, ScopeTheProviderDoesNotKnowIsFailedPrecondition) {
-  StartServer({absl::StrCat(R"({"name": "bogus", "client_id": "demo-agent", "client_secret_file": ")",
-                            SecretFile("bogus", testing::kBasicClientSecret),
-                            R"(", "scopes": ["no.such.scope"]})")});
+  StartServer({absl::StrCat(
+      R"({"name": "bogus", "client_id": "demo-agent", "client_secret_file": ")",
+      SecretFile("bogus", testing::kBasicClientSecret), R"(", "scopes": ["no.such.scope"]})")});
 
   absl::StatusOr<GetAccessTokenResponse> token = Token("bogus");
 

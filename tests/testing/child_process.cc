@@ -81,8 +81,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     close(out_pipe[0]);
     close(err_pipe[0]);
     child->reaped_ = true;
-    return absl::NotFoundError(absl::StrCat("cannot start ", args[0], ": ",
-                                            std::strerror(spawned)));
+    return absl::NotFoundError(
+        absl::StrCat("cannot start ", args[0], ": ", std::strerror(spawned)));
   }
 
   child->stdout_.fd = out_pipe[0];
@@ -121,8 +121,7 @@ void ChildProcess::ReadUntilClosed(Capture& capture) {
 }
 
 absl::StatusOr<std::string> ChildProcess::WaitForLine(
-    Stream stream, const std::function<bool(const std::string&)>& matches,
-    absl::Duration timeout) {
+    Stream stream, const std::function<bool(const std::string&)>& matches, absl::Duration timeout) {
   Capture& capture = CaptureOf(stream);
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
 
@@ -140,9 +139,9 @@ absl::StatusOr<std::string> ChildProcess::WaitForLine(
           "the stream closed before the line appeared; it ended with:\n", Tail(capture.text)));
     }
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the line did not appear within ", absl::FormatDuration(timeout),
-          "; output so far ended with:\n", Tail(capture.text)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("the line did not appear within ", absl::FormatDuration(timeout),
+                       "; output so far ended with:\n", Tail(capture.text)));
     }
   }
 }

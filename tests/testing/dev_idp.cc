@@ -8,9 +8,9 @@
 namespace agentauth::testing {
 
 absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
-      {"node", AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs", "--port", "0",
-       "--token-lifetime", absl::StrCat(options.token_lifetime_seconds)});
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+      ChildProcess::Start({"node", AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs", "--port", "0",
+                           "--token-lifetime", absl::StrCat(options.token_lifetime_seconds)});
   if (!process.ok()) return process.status();
 
   absl::StatusOr<std::string> line = (*process)->WaitForLine(
@@ -18,9 +18,9 @@ absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
       [](const std::string& text) { return absl::StrContains(text, "\"listening\""); },
       absl::Seconds(30));
   if (!line.ok()) {
-    return absl::UnavailableError(absl::StrCat("the dev identity provider did not start: ",
-                                               line.status().message(), "\nstderr:\n",
-                                               (*process)->Output(ChildProcess::Stream::kStderr)));
+    return absl::UnavailableError(
+        absl::StrCat("the dev identity provider did not start: ", line.status().message(),
+                     "\nstderr:\n", (*process)->Output(ChildProcess::Stream::kStderr)));
   }
 
   auto idp = std::unique_ptr<DevIdp>(new DevIdp());

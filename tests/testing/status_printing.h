@@ -8,8 +8,6 @@
 
 namespace absl {
 
-inline void PrintTo(absl::string_view text, std::ostream* out) {
-  *out << '"' << text << '"';
-}
+inline void PrintTo(absl::string_view text, std::ostream* out) { *out << '"' << text << '"'; }
 
 }  // namespace absl

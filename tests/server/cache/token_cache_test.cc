@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/status_printing.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/manual_executor.h"
+#include "tests/testing/status_printing.h"
 
 namespace agentauth {
 namespace {
@@ -112,7 +112,8 @@ TEST_F(TokenCacheTest, ThousandConcurrentCallersOfAColdKeyShareOneFetch) {
   std::vector<Outcome> outcomes(kCallers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] { cache_.Get(Query(), provider_.Fetch(), outcomes[i].Callback()); });
+    threads.emplace_back(
+        [&, i] { cache_.Get(Query(), provider_.Fetch(), outcomes[i].Callback()); });
   }
   for (std::thread& thread : threads) thread.join();
 

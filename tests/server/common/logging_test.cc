@@ -2,10 +2,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/status_printing.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_printing.h"
 
 namespace agentauth {
 namespace {

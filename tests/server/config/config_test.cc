@@ -90,9 +90,9 @@ TEST_F(ConfigTest, TheIssueExampleIsAccepted) {
 }
 
 TEST_F(ConfigTest, ClientSettingsOverrideDefaultsFieldByField) {
-  absl::StatusOr<Config> config = ParseWithClient(
-      R"(, "min_validity": "5m", "http": {"ca_file": "/etc/ca.pem"})",
-      R"("defaults": {"min_validity": "2m", "http": {"timeout": "3s"},
+  absl::StatusOr<Config> config =
+      ParseWithClient(R"(, "min_validity": "5m", "http": {"ca_file": "/etc/ca.pem"})",
+                      R"("defaults": {"min_validity": "2m", "http": {"timeout": "3s"},
                       "authority": "https://idp.example.test/app/o/a1/"},)");
 
   ASSERT_TRUE(config.ok()) << config.status();
@@ -111,8 +111,9 @@ TEST_F(ConfigTest, UrlPrefixIsPutInFrontOfTheAuthorityHost) {
 }
 
 TEST_F(ConfigTest, UrlPrefixFromDefaultsKeepsTheAuthorityPath) {
-  absl::StatusOr<Config> config = ParseWithClient(
-      R"(, "authority": "https://idp.example.test/tenant/")", R"("defaults": {"url_prefix": "qa-"},)");
+  absl::StatusOr<Config> config =
+      ParseWithClient(R"(, "authority": "https://idp.example.test/tenant/")",
+                      R"("defaults": {"url_prefix": "qa-"},)");
 
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->clients[0].authority, "https://qa-idp.example.test/tenant/");
@@ -164,8 +165,7 @@ class ConfigRejectionTest : public ConfigTest,
                             public ::testing::WithParamInterface<RejectionCase> {};
 
 TEST_P(ConfigRejectionTest, NamesThePathAndTheProblem) {
-  ExpectError(ParseWithClient(GetParam().client_fields, GetParam().top_level),
-              GetParam().message);
+  ExpectError(ParseWithClient(GetParam().client_fields, GetParam().top_level), GetParam().message);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -213,8 +213,7 @@ INSTANTIATE_TEST_SUITE_P(
         RejectionCase{"AuthorityNotAUrl", R"(, "authority": "idp.example.test")", "",
                       "clients[0].authority: \"idp.example.test\" is not an absolute URL "
                       "(expected https://host/...)"},
-        RejectionCase{"AuthorityWithQuery", R"(, "authority": "https://idp.example.test/?a=b")",
-                      "",
+        RejectionCase{"AuthorityWithQuery", R"(, "authority": "https://idp.example.test/?a=b")", "",
                       "clients[0].authority: \"https://idp.example.test/?a=b\" must not have a "
                       "query or a fragment"},
         RejectionCase{"TokenEndpointNotHttp", R"(, "token_endpoint": "ftp://idp/token")", "",
@@ -228,7 +227,9 @@ INSTANTIATE_TEST_SUITE_P(
         RejectionCase{"MissingCaFile", R"(, "http": {"ca_file": "/nope.pem"})", "",
                       "clients[0].http.ca_file: cannot read \"/nope.pem\": No such file or "
                       "directory"}),
-    [](const ::testing::TestParamInfo<RejectionCase>& param_info) { return param_info.param.name; });
+    [](const ::testing::TestParamInfo<RejectionCase>& param_info) {
+      return param_info.param.name;
+    });
 
 TEST_F(ConfigTest, MissingSecretFileNamesTheFile) {
   ExpectError(ParseConfig(R"({"clients": [{"name": "r", "client_id": "id",
@@ -277,7 +278,8 @@ TEST_F(ConfigTest, InvalidJsonSaysWhere) {
   absl::StatusOr<Config> config = ParseConfig("{\"clients\": [", sources_);
 
   ASSERT_FALSE(config.ok());
-  EXPECT_THAT(config.status().message(), HasSubstr("not valid JSON: parse error at line 1, column 14: syntax error"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("not valid JSON: parse error at line 1, column 14: syntax error"));
 }
 
 TEST_F(ConfigTest, InvalidClientNameIsRejected) {
@@ -293,8 +295,8 @@ TEST_F(ConfigTest, PlainHttpToLoopbackIsAllowed) {
 }
 
 TEST_F(ConfigTest, PlainHttpElsewhereNeedsAnExplicitAllowance) {
-  absl::StatusOr<Config> config = ParseWithClient(
-      R"(, "authority": "http://idp.internal", "allow_insecure_http": true)");
+  absl::StatusOr<Config> config =
+      ParseWithClient(R"(, "authority": "http://idp.internal", "allow_insecure_http": true)");
 
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->clients[0].allow_insecure_http);
@@ -306,8 +308,7 @@ TEST_F(ConfigTest, SecretNeverAppearsInAnError) {
   absl::StatusOr<Config> config = ParseWithClient(R"(, "auth_method": "nope")");
 
   ASSERT_FALSE(config.ok());
-  EXPECT_THAT(std::string(config.status().message()),
-              ::testing::Not(HasSubstr("TOPSECRET-VALUE")));
+  EXPECT_THAT(std::string(config.status().message()), ::testing::Not(HasSubstr("TOPSECRET-VALUE")));
 }
 
 }  // namespace

@@ -7,29 +7,30 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/status_printing.h"
 #include "server/provider/client_authentication.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_client.h"
+#include "tests/testing/status_printing.h"
 
 namespace agentauth {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::Pair;
-using ::testing::Contains;
 
 constexpr char kIssuer[] = "https://idp.example.test";
 constexpr char kDiscoveryUrl[] = "https://idp.example.test/.well-known/openid-configuration";
 constexpr char kTokenUrl[] = "https://idp.example.test/token";
-constexpr char kTokenAnswer[] = R"({"access_token":"tok-1","token_type":"Bearer","expires_in":3600})";
+constexpr char kTokenAnswer[] =
+    R"({"access_token":"tok-1","token_type":"Bearer","expires_in":3600})";
 
 std::string DiscoveryDocument(const std::string& issuer, const std::string& extra = "") {
-  return absl::StrCat(R"({"issuer":")", issuer, R"(","token_endpoint":")", kTokenUrl, R"(")",
-                      extra, "}");
+  return absl::StrCat(R"({"issuer":")", issuer, R"(","token_endpoint":")", kTokenUrl, R"(")", extra,
+                      "}");
 }
 
 std::string HeaderOf(const HttpRequest& request, const std::string& name) {
@@ -168,10 +169,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         MethodCase{"NotListedMeansBasic", "", AuthMethod::kAutomatic,
                    AuthMethod::kClientSecretBasic},
-        MethodCase{"OnlyPostListed", R"(,"token_endpoint_auth_methods_supported":["client_secret_post"])",
+        MethodCase{"OnlyPostListed",
+                   R"(,"token_endpoint_auth_methods_supported":["client_secret_post"])",
                    AuthMethod::kAutomatic, AuthMethod::kClientSecretPost},
         MethodCase{"BothListedPrefersBasic",
-                   R"(,"token_endpoint_auth_methods_supported":["client_secret_post","client_secret_basic"])",
+                   R"(,"token_endpoint_auth_methods_supported":)"
+                   R"(["client_secret_post","client_secret_basic"])",
                    AuthMethod::kAutomatic, AuthMethod::kClientSecretBasic},
         MethodCase{"ConfiguredBasicBeatsPostOnly",
                    R"(,"token_endpoint_auth_methods_supported":["client_secret_post"])",
@@ -225,8 +228,9 @@ TEST_F(ProviderClientTest, ConfiguredTokenEndpointSkipsDiscovery) {
 }
 
 TEST_F(ProviderClientTest, PlainHttpTokenEndpointFromDiscoveryIsRefused) {
-  http_.AnswerJson(kDiscoveryUrl, 200,
-                   R"({"issuer":"https://idp.example.test","token_endpoint":"http://idp.example.test/token"})");
+  http_.AnswerJson(
+      kDiscoveryUrl, 200,
+      R"({"issuer":"https://idp.example.test","token_endpoint":"http://idp.example.test/token"})");
 
   absl::StatusOr<ParsedToken> token = Fetch();
 
@@ -272,8 +276,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "the provider rejected the token request: invalid_scope (unknown scope); "
                    "HTTP 400, auth_method client_secret_basic"},
         AnswerCase{"BadGatewayPage", 502, "text/html",
-                   "<html>\n  <title>Bad   Gateway</title></html>",
-                   absl::StatusCode::kUnavailable,
+                   "<html>\n  <title>Bad   Gateway</title></html>", absl::StatusCode::kUnavailable,
                    "the provider is unavailable: HTTP 502: HTTP 502 (text/html): "
                    "<html>\\n <title>Bad Gateway</title></html>"},
         AnswerCase{"TooManyRequests", 429, "text/plain", "Too Many Requests",

@@ -130,8 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
         // PQ-05: token_type missing or empty: Bearer, with a warning.
         AcceptedCase{"PQ05_Missing", R"({"access_token":"tok-1","expires_in":60})",
                      absl::Seconds(60), true},
-        AcceptedCase{"PQ05_Empty",
-                     R"({"access_token":"tok-1","token_type":"","expires_in":60})",
+        AcceptedCase{"PQ05_Empty", R"({"access_token":"tok-1","token_type":"","expires_in":60})",
                      absl::Seconds(60), true},
         // PQ-06: a refresh token alongside is ignored.
         AcceptedCase{"PQ06_RefreshTokenIgnored",
@@ -163,8 +162,7 @@ TEST(TokenResponseTest, GrantedScopesAreNormalized) {
 
 TEST(TokenResponseTest, RefreshTokenIsNotKeptAnywhere) {
   absl::StatusOr<ParsedToken> token = ParseTokenResponse(
-      R"({"access_token":"tok-1","token_type":"Bearer","refresh_token":"rt-SECRET"})",
-      Options());
+      R"({"access_token":"tok-1","token_type":"Bearer","refresh_token":"rt-SECRET"})", Options());
 
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(token->access_token, "tok-1");
@@ -220,9 +218,9 @@ TEST(OAuthErrorTest, ErrorAndDescriptionAreRead) {
 }
 
 TEST(OAuthErrorTest, DescriptionIsEscapedAndBounded) {
-  const std::string body = absl::StrCat(R"({"error":"invalid_scope","error_description":")",
-                                        "line1\\r\\nline2 \\\"q\\\" \\u00e9 ",
-                                        std::string(20000, 'x'), R"("})");
+  const std::string body =
+      absl::StrCat(R"({"error":"invalid_scope","error_description":")",
+                   "line1\\r\\nline2 \\\"q\\\" \\u00e9 ", std::string(20000, 'x'), R"("})");
 
   std::optional<OAuthError> error = ParseOAuthError(body);
 

@@ -52,8 +52,9 @@ TEST_F(TokenRequestTest, ScopesInAnyOrderNormalizeToTheSameSet) {
 TEST_F(TokenRequestTest, ScopeOutsideTheClientsScopesIsRejected) {
   request_.add_scopes("admin");
 
-  ExpectInvalid("scope \"admin\" is not among the scopes configured for client \"reports\" "
-                "(api.read api.write)");
+  ExpectInvalid(
+      "scope \"admin\" is not among the scopes configured for client \"reports\" "
+      "(api.read api.write)");
 }
 
 TEST_F(TokenRequestTest, ExplicitZeroMinValidityIsKept) {
@@ -77,12 +78,14 @@ TEST_F(TokenRequestTest, MixedSignDurationIsRejected) {
 
 TEST_F(TokenRequestTest, AudienceMustBeAnAbsoluteUriWithoutFragment) {
   request_.set_audience("api.example.test");
-  ExpectInvalid("audience \"api.example.test\" is not an absolute URI without a fragment "
-                "(RFC 8707), such as \"https://api.example.com\"");
+  ExpectInvalid(
+      "audience \"api.example.test\" is not an absolute URI without a fragment "
+      "(RFC 8707), such as \"https://api.example.com\"");
 
   request_.set_audience("https://api.example.test/#x");
-  ExpectInvalid("audience \"https://api.example.test/#x\" is not an absolute URI without a "
-                "fragment (RFC 8707), such as \"https://api.example.com\"");
+  ExpectInvalid(
+      "audience \"https://api.example.test/#x\" is not an absolute URI without a "
+      "fragment (RFC 8707), such as \"https://api.example.com\"");
 
   request_.set_audience("urn:agentauth:dev-api");
   EXPECT_EQ(ValidateTokenRequest(request_, client_)->audience, "urn:agentauth:dev-api");
