@@ -98,11 +98,13 @@ int main(int argc, char** argv) {
     return kExitStartError;
   }
   agentauth::CurlHttpClient http;
+  agentauth::ThreadScheduler scheduler(clock);
+  agentauth::SystemRandom random;
   agentauth::ServerOptions options;
   options.version = AGENTAUTH_VERSION;
-  options.max_concurrent_fetches = flags->max_concurrent_fetches;
   absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
-      agentauth::AgentAuthServer::Start(*std::move(config), options, {clock, logger, http});
+      agentauth::AgentAuthServer::Start(*std::move(config), options,
+                                        {clock, logger, http, scheduler, random});
   if (!server.ok()) {
     logger.Error("server", "start_failed", {{"cause", std::string(server.status().message())}});
     return kExitStartError;
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
 
   const int signal_number = WaitForStopSignal();
   logger.Info("server", "stopping", {{"reason", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  scheduler.Shutdown();
   (*server)->Shutdown(absl::Seconds(10));
   logger.Info("server", "stopped");
   return 0;

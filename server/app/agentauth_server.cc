@@ -13,9 +13,9 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
                                  const ServerDependencies& deps)
     : config_(std::move(config)),
       deps_(deps),
-      fetch_pool_(options.max_concurrent_fetches),
+      fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
       provider_(deps.http, deps.clock, deps.logger),
-      cache_(deps.clock, fetch_pool_, deps.logger),
+      cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger),
       service_(config_, cache_, provider_, deps.clock, deps.logger,
                ServerInfo{options.version, deps.clock.Now()}) {}
 
@@ -48,7 +48,9 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
   deps.logger.Info("server", "listening",
                    {{"address", server->address_},
                     {"version", options.version},
-                    {"clients", absl::StrJoin(names, ",")}});
+                    {"clients", absl::StrJoin(names, ",")},
+                    {"prewarm", shared_config->prewarm ? "on" : "off"}});
+  server->service_.Prewarm();
   return server;
 }
 

@@ -13,6 +13,8 @@
 #include "server/common/clock.h"
 #include "server/common/executor.h"
 #include "server/common/logging.h"
+#include "server/common/random.h"
+#include "server/common/scheduler.h"
 #include "server/config/config.h"
 #include "server/http/http_client.h"
 #include "server/provider/provider_client.h"
@@ -21,8 +23,6 @@
 namespace agentauth {
 
 struct ServerOptions {
-  // Provider requests that may run at once, across all clients.
-  size_t max_concurrent_fetches = 8;
   std::string version = "dev";
 };
 
@@ -31,12 +31,15 @@ struct ServerDependencies {
   const Clock& clock;
   Logger& logger;
   HttpClient& http;
+  // Plans background renewals and retries on `clock`.
+  Scheduler& scheduler;
+  Random& random;
 };
 
 class AgentAuthServer {
  public:
-  // Builds everything and starts listening on config.listen. UNAVAILABLE when the address
-  // cannot be bound.
+  // Builds everything, starts listening on config.listen and starts prewarming. UNAVAILABLE
+  // when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<AgentAuthServer>> Start(Config config,
                                                                 const ServerOptions& options,
                                                                 const ServerDependencies& deps);
@@ -45,8 +48,12 @@ class AgentAuthServer {
   // The address callers use, with the port the system chose when config.listen ends in ":0".
   const std::string& address() const { return address_; }
 
+  // See TokenServiceImpl::Ready.
+  bool Ready() const { return service_.Ready(); }
+
   // Stops accepting calls, cancels those still waiting after `grace`, and waits for provider
-  // requests in flight. Idempotent.
+  // requests in flight. REQUIRES: the scheduler was shut down first, or plans no more work.
+  // Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:

@@ -3,7 +3,6 @@
 #include <optional>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace agentauth {
@@ -70,8 +69,7 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
     }
 
     absl::StatusOr<std::string> value;
-    if (name == "--config" || name == "--log-level" || name == "--log-format" ||
-        name == "--max-concurrent-fetches") {
+    if (name == "--config" || name == "--log-level" || name == "--log-format") {
       value = reader.Value();
       if (!value.ok()) return value.status();
     } else {
@@ -84,17 +82,10 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
       absl::StatusOr<LogLevel> level = ParseLogLevel(*value);
       if (!level.ok()) return Prefixed(name, level.status());
       flags.log_level = *level;
-    } else if (name == "--log-format") {
+    } else {
       absl::StatusOr<LogFormat> format = ParseLogFormat(*value);
       if (!format.ok()) return Prefixed(name, format.status());
       flags.log_format = *format;
-    } else {
-      int fetches = 0;
-      if (!absl::SimpleAtoi(*value, &fetches) || fetches < 1 || fetches > 1024) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, ": expected a whole number from 1 to 1024, got \"", *value, "\""));
-      }
-      flags.max_concurrent_fetches = static_cast<size_t>(fetches);
     }
   }
 
@@ -114,7 +105,6 @@ Options:
   --check-config                validate the config, print a summary and exit
   --log-level LEVEL             debug, info (default), warning or error
   --log-format FORMAT           text (default) or json: one object per line
-  --max-concurrent-fetches N    provider requests at once, 1 to 1024 (default 8)
   --help, -h                    print this help and exit
   --version                     print the version and exit
 

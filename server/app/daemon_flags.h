@@ -2,7 +2,7 @@
 // hyphenated names operators expect (--check-config), so this small parser does.
 //
 //   agentauthd --config FILE [--check-config] [--log-level LEVEL] [--log-format FORMAT]
-//              [--max-concurrent-fetches N] | --help | --version
+//              | --help | --version
 //
 // A value may be given as `--flag value` or `--flag=value`.
 #pragma once
@@ -21,7 +21,6 @@ struct DaemonFlags {
   bool check_config = false;  // Validate, print a summary, exit.
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
-  size_t max_concurrent_fetches = 8;  // Provider requests at once, 1 to 1024.
   bool help = false;
   bool version = false;
 };

@@ -1,26 +1,69 @@
 #include "server/cache/token_cache.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "server/common/failure.h"
 #include "server/common/fingerprint.h"
 
 namespace agentauth {
+namespace {
+
+// Renewals are never planned closer together than this, however short-lived the tokens.
+constexpr absl::Duration kMinRenewalDelay = absl::Seconds(1);
+
+std::string Seconds(absl::Duration duration) {
+  return absl::FormatDuration(absl::Ceil(duration, absl::Seconds(1)));
+}
+
+// The error as a caller sees it: the cause and when the provider will be asked again.
+absl::Status WithNextAttempt(const absl::Status& error, absl::Duration wait) {
+  return absl::Status(error.code(),
+                      absl::StrCat(error.message(), "; next attempt in ", Seconds(wait)));
+}
+
+}  // namespace
 
 struct TokenCache::Entry {
   mutable std::mutex mutex;
   TokenPtr token ABSL_GUARDED_BY(mutex);
   bool fetch_in_flight ABSL_GUARDED_BY(mutex) = false;
   std::vector<Callback> waiters ABSL_GUARDED_BY(mutex);
+
+  // From the latest query: what a background attempt runs and follows.
+  FetchFunction fetch ABSL_GUARDED_BY(mutex);
+  RefreshPolicy policy ABSL_GUARDED_BY(mutex);
+  absl::Duration client_min_validity ABSL_GUARDED_BY(mutex) = absl::Seconds(60);
+  bool keep_warm ABSL_GUARDED_BY(mutex) = false;
+  bool used_since_fetch ABSL_GUARDED_BY(mutex) = false;
+
   absl::Time last_success ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
   absl::Status last_error ABSL_GUARDED_BY(mutex);
+  bool last_error_definitive ABSL_GUARDED_BY(mutex) = false;
   uint32_t consecutive_failures ABSL_GUARDED_BY(mutex) = 0;
+  absl::Time retry_not_before ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
+
+  // The planned background attempt; a plan fires only if it is still the current one.
+  uint64_t plan ABSL_GUARDED_BY(mutex) = 0;
+  absl::Time planned_at ABSL_GUARDED_BY(mutex) = absl::InfiniteFuture();
+  bool planned_is_renewal ABSL_GUARDED_BY(mutex) = false;
 
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> fetches{0};
+
+  void Remember(const TokenQuery& query, FetchFunction new_fetch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    fetch = std::move(new_fetch);
+    policy = query.policy;
+    client_min_validity = query.client_min_validity;
+    keep_warm = keep_warm || query.keep_warm;
+  }
 };
 
-TokenCache::TokenCache(const Clock& clock, Executor& executor, Logger& logger)
-    : clock_(clock), executor_(executor), logger_(logger) {}
+TokenCache::TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
+                       Logger& logger)
+    : clock_(clock), executor_(executor), scheduler_(scheduler), random_(random), logger_(logger) {}
 
 bool TokenCache::IsFreshEnough(const CachedToken& token, absl::Duration min_validity,
                                absl::Time now) {
@@ -47,35 +90,88 @@ std::shared_ptr<TokenCache::Entry> TokenCache::FindOrCreate(const TokenKey& key)
 
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
+  std::unique_lock<std::mutex> lock(entry->mutex);
+  const absl::Time now = clock_.Now();
+  entry->Remember(query, std::move(fetch));
+  entry->used_since_fetch = true;
 
-  bool start_fetch = false;
-  {
-    std::unique_lock<std::mutex> lock(entry->mutex);
-    if (!query.force_refresh && entry->token != nullptr &&
-        IsFreshEnough(*entry->token, query.min_validity, clock_.Now())) {
-      TokenPtr token = entry->token;
-      lock.unlock();
-      entry->hits.fetch_add(1, std::memory_order_relaxed);
-      done(std::move(token));
-      return;
-    }
-    entry->misses.fetch_add(1, std::memory_order_relaxed);
+  if (!query.force_refresh && entry->token != nullptr &&
+      IsFreshEnough(*entry->token, query.min_validity, now)) {
+    TokenPtr token = entry->token;
+    lock.unlock();
+    entry->hits.fetch_add(1, std::memory_order_relaxed);
+    done(std::move(token));
+    return;
+  }
+
+  entry->misses.fetch_add(1, std::memory_order_relaxed);
+  if (entry->fetch_in_flight) {
     entry->waiters.push_back(std::move(done));
-    if (!entry->fetch_in_flight) {
-      entry->fetch_in_flight = true;
-      start_fetch = true;
-    }
+    return;
   }
-
-  if (start_fetch) {
-    entry->fetches.fetch_add(1, std::memory_order_relaxed);
-    executor_.Schedule(
-        [this, key = query.key, entry, fetch = std::move(fetch)] { RunFetch(key, entry, fetch); });
+  if (now < entry->retry_not_before) {
+    // The provider failed recently: answering from memory keeps a burst of callers from
+    // turning into a burst of provider requests.
+    const absl::Status error = WithNextAttempt(entry->last_error, entry->retry_not_before - now);
+    lock.unlock();
+    done(error);
+    return;
   }
+  entry->waiters.push_back(std::move(done));
+  StartFetchLocked(query.key, entry);
 }
 
-void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& entry,
-                          const FetchFunction& fetch) {
+void TokenCache::Warm(const TokenQuery& query, FetchFunction fetch) {
+  std::shared_ptr<Entry> entry = FindOrCreate(query.key);
+  std::lock_guard<std::mutex> lock(entry->mutex);
+  const absl::Time now = clock_.Now();
+  entry->Remember(query, std::move(fetch));
+  if (entry->fetch_in_flight || now < entry->retry_not_before) return;
+  if (entry->token != nullptr && IsFreshEnough(*entry->token, query.min_validity, now)) return;
+  StartFetchLocked(query.key, entry);
+}
+
+void TokenCache::StartFetchLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry) {
+  entry->fetch_in_flight = true;
+  entry->fetches.fetch_add(1, std::memory_order_relaxed);
+  executor_.Schedule([this, key, entry] { RunFetch(key, entry); });
+}
+
+absl::Time TokenCache::RenewalTime(const CachedToken& token, const Entry& entry) {
+  const absl::Duration lifetime = token.expires_at - token.obtained_at;
+  const RefreshPolicy& policy = entry.policy;
+  const double share = policy.refresh_at - policy.jitter * random_.Uniform();
+  absl::Time when = token.obtained_at + lifetime * std::max(share, 0.0);
+
+  // Renew before the token stops satisfying callers that use the client's default, so that
+  // they never wait on the provider.
+  const absl::Duration floor = std::min(entry.client_min_validity, lifetime / 2);
+  when = std::min(when, token.expires_at - floor);
+  return std::max(when, token.obtained_at + kMinRenewalDelay);
+}
+
+absl::Duration TokenCache::FailureWait(const absl::Status& error, uint32_t failures,
+                                       const RefreshPolicy& policy) {
+  const RetryPolicy& retry = policy.retry;
+  const absl::Duration floor = retry.base / 10;
+  if (std::optional<absl::Duration> retry_after = RetryAfterOf(error)) {
+    return std::clamp(*retry_after, floor, retry.max_retry_after);
+  }
+  if (FailureKindOf(error) == FailureKind::kDefinitive) return policy.negative_cache_ttl;
+
+  // Full jitter (a uniform wait up to the exponential ceiling) spreads the retries of many
+  // replicas instead of synchronising them.
+  const int exponent = static_cast<int>(std::min<uint32_t>(failures, 31)) - 1;
+  const absl::Duration ceiling = std::min(retry.cap, retry.base * std::ldexp(1.0, exponent));
+  return std::max(floor, ceiling * random_.Uniform());
+}
+
+void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& entry) {
+  FetchFunction fetch;
+  {
+    std::lock_guard<std::mutex> lock(entry->mutex);
+    fetch = entry->fetch;
+  }
   absl::StatusOr<FetchedToken> fetched = fetch();
   const absl::Time now = clock_.Now();
 
@@ -84,8 +180,11 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
   bool first_token = false;
   bool recovered = false;
   uint32_t failures = 0;
+  absl::Duration wait;
   {
     std::lock_guard<std::mutex> lock(entry->mutex);
+    entry->fetch_in_flight = false;
+    waiters.swap(entry->waiters);
     if (fetched.ok()) {
       auto token = std::make_shared<CachedToken>();
       token->access_token = std::move(fetched->access_token);
@@ -97,44 +196,90 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
       entry->token = token;
       entry->last_success = now;
       entry->last_error = absl::OkStatus();
+      entry->last_error_definitive = false;
       entry->consecutive_failures = 0;
+      entry->retry_not_before = absl::InfinitePast();
+      entry->used_since_fetch = false;
+      PlanAttemptLocked(key, entry, RenewalTime(*token, *entry), /*is_renewal=*/true);
       result = TokenPtr(std::move(token));
     } else {
-      entry->last_error = fetched.status();
       failures = ++entry->consecutive_failures;
-      result = fetched.status();
+      wait = FailureWait(fetched.status(), failures, entry->policy);
+      entry->last_error = fetched.status();
+      entry->last_error_definitive = FailureKindOf(fetched.status()) == FailureKind::kDefinitive;
+      entry->retry_not_before = now + wait;
+
+      // Definitive answers are not retried in a loop: the next caller after the wait asks again.
+      const bool valid_token = entry->token != nullptr && entry->token->expires_at > now;
+      const bool wanted = entry->keep_warm || entry->used_since_fetch || !waiters.empty();
+      const bool keep_trying =
+          valid_token || failures < static_cast<uint32_t>(entry->policy.retry.max_attempts);
+      if (!entry->last_error_definitive && wanted && keep_trying) {
+        PlanAttemptLocked(key, entry, entry->retry_not_before, /*is_renewal=*/false);
+      } else {
+        entry->planned_at = absl::InfiniteFuture();
+        ++entry->plan;
+      }
+      result = WithNextAttempt(fetched.status(), wait);
     }
-    entry->fetch_in_flight = false;
-    waiters.swap(entry->waiters);
   }
 
   if (result.ok()) {
-    const std::string expires_in =
-        absl::FormatDuration(absl::Trunc((*result)->expires_at - now, absl::Seconds(1)));
+    const std::string expires_in = Seconds((*result)->expires_at - now);
     const std::string fingerprint = Fingerprint((*result)->access_token);
-    if (first_token || recovered) {
-      logger_.Info("cache", first_token ? "first_token" : "recovered",
-                   {{"client", key.client},
-                    {"scopes", key.scopes},
-                    {"expires_in", expires_in},
-                    {"token_fingerprint", fingerprint}});
-    } else {
-      logger_.Debug("cache", "token_fetched",
-                    {{"client", key.client},
-                     {"scopes", key.scopes},
-                     {"expires_in", expires_in},
-                     {"token_fingerprint", fingerprint}});
-    }
+    logger_.Log(first_token || recovered ? LogLevel::kInfo : LogLevel::kDebug, "cache",
+                first_token ? "first_token" : (recovered ? "recovered" : "token_fetched"),
+                {{"client", key.client},
+                 {"scopes", key.scopes},
+                 {"expires_in", expires_in},
+                 {"token_fingerprint", fingerprint}});
   } else {
     logger_.Warning("cache", "fetch_failed",
                     {{"client", key.client},
                      {"scopes", key.scopes},
-                     {"code", absl::StatusCodeToString(result.status().code())},
-                     {"cause", std::string(result.status().message())},
-                     {"consecutive_failures", absl::StrCat(failures)}});
+                     {"code", absl::StatusCodeToString(fetched.status().code())},
+                     {"cause", std::string(fetched.status().message())},
+                     {"consecutive_failures", absl::StrCat(failures)},
+                     {"next_attempt_in", Seconds(wait)}});
   }
 
   for (Callback& waiter : waiters) waiter(result);
+}
+
+void TokenCache::PlanAttemptLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry,
+                                   absl::Time when, bool is_renewal) {
+  const uint64_t plan = ++entry->plan;
+  entry->planned_at = when;
+  entry->planned_is_renewal = is_renewal;
+  std::weak_ptr<Entry> weak_entry = entry;
+  scheduler_.RunAt(when,
+                   [this, key, weak_entry, plan] { OnPlannedAttempt(key, weak_entry, plan); });
+}
+
+void TokenCache::OnPlannedAttempt(const TokenKey& key, const std::weak_ptr<Entry>& weak_entry,
+                                  uint64_t plan) {
+  std::shared_ptr<Entry> entry = weak_entry.lock();
+  if (entry == nullptr) return;
+
+  std::lock_guard<std::mutex> lock(entry->mutex);
+  if (plan != entry->plan || entry->fetch_in_flight) return;
+  entry->planned_at = absl::InfiniteFuture();
+
+  // A token nobody asked for since the last renewal is let lapse; the next caller fetches it.
+  if (entry->planned_is_renewal && !entry->keep_warm && !entry->used_since_fetch) {
+    logger_.Debug("cache", "renewal_skipped", {{"client", key.client}, {"scopes", key.scopes}});
+    return;
+  }
+  StartFetchLocked(key, entry);
+}
+
+void TokenCache::ClearFailureWaits(const std::string& client) {
+  std::shared_lock<std::shared_mutex> lock(entries_mutex_);
+  for (const auto& [key, entry] : entries_) {
+    if (key.client != client) continue;
+    std::lock_guard<std::mutex> entry_lock(entry->mutex);
+    entry->retry_not_before = absl::InfinitePast();
+  }
 }
 
 TokenEntrySnapshot TokenCache::Snapshot(const TokenKey& key) const {
@@ -147,7 +292,10 @@ TokenEntrySnapshot TokenCache::Snapshot(const TokenKey& key) const {
   snapshot.fetch_in_flight = entry->fetch_in_flight;
   snapshot.last_success = entry->last_success;
   snapshot.last_error = entry->last_error;
+  snapshot.last_error_definitive = entry->last_error_definitive;
   snapshot.consecutive_failures = entry->consecutive_failures;
+  snapshot.next_attempt = entry->planned_at;
+  snapshot.retry_not_before = entry->retry_not_before;
   return snapshot;
 }
 

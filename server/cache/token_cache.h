@@ -1,5 +1,7 @@
-// The token cache: answers from memory while a token has enough validity left, and makes a
-// thousand concurrent callers of a cold key share one fetch (single flight).
+// The token cache: answers from memory while a token has enough validity left, makes a thousand
+// concurrent callers of a cold key share one fetch (single flight), renews tokens in the
+// background before they expire, and keeps a failing provider from being asked on behalf of
+// every caller.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,9 @@
 #include "server/common/clock.h"
 #include "server/common/executor.h"
 #include "server/common/logging.h"
+#include "server/common/random.h"
+#include "server/common/refresh_policy.h"
+#include "server/common/scheduler.h"
 
 namespace agentauth {
 
@@ -60,6 +65,15 @@ struct TokenQuery {
   absl::Duration min_validity = absl::Seconds(60);
   // Fetch anew even when a cached token would do; joins a fetch already in flight.
   bool force_refresh = false;
+
+  // Of the key's client: its configured min_validity (background renewal happens before a
+  // token falls below it) and its renewal and retry policy.
+  absl::Duration client_min_validity = absl::Seconds(60);
+  RefreshPolicy policy;
+  // Renew this key's token in the background even when nobody used it since the last fetch:
+  // the primary token of every client when prewarming is on. Other keys are renewed only while
+  // they are being used, so a one-off scope or audience does not cost provider requests forever.
+  bool keep_warm = false;
 };
 
 // A copy of a key's state, for status reports.
@@ -68,7 +82,13 @@ struct TokenEntrySnapshot {
   bool fetch_in_flight = false;
   absl::Time last_success = absl::InfinitePast();
   absl::Status last_error;  // OK after a success.
+  bool last_error_definitive = false;
   uint32_t consecutive_failures = 0;
+  // When the provider will next be asked for this key, if it is planned: the background
+  // renewal after a success, or the retry after a failure. InfiniteFuture when nothing is.
+  absl::Time next_attempt = absl::InfiniteFuture();
+  // Before this, callers without a usable token get the last error at once.
+  absl::Time retry_not_before = absl::InfinitePast();
 };
 
 struct CacheCounters {
@@ -77,8 +97,18 @@ struct CacheCounters {
   uint64_t fetches = 0;
 };
 
-// Thread-safe. Borrows `clock`, `executor` and `logger`, which must outlive it; the executor
-// must run every task it accepted before the cache is destroyed.
+// Lifecycle of a key, all on the injected clock:
+//   - a miss starts a fetch (or joins the one in flight); every waiter gets its result;
+//   - after a success, a renewal is planned at policy.refresh_at of the lifetime (minus a random
+//     share up to policy.jitter), and never later than the point where the token would stop
+//     satisfying the client's min_validity; the old token is served until the new one arrives;
+//   - after a failure, callers without a usable token get the error at once, with the time of
+//     the next attempt, until that time: the provider's Retry-After (capped), full-jitter
+//     exponential backoff for transient failures, or policy.negative_cache_ttl for definitive
+//     ones. Transient failures are retried in the background while the key is wanted.
+//
+// Thread-safe. Borrows everything it is given, which must outlive it; the executor must run
+// every task it accepted, and the scheduler must be shut down, before the cache is destroyed.
 class TokenCache {
  public:
   using TokenPtr = std::shared_ptr<const CachedToken>;
@@ -86,13 +116,22 @@ class TokenCache {
   // Runs on the executor and blocks on the provider.
   using FetchFunction = std::function<absl::StatusOr<FetchedToken>()>;
 
-  TokenCache(const Clock& clock, Executor& executor, Logger& logger);
+  TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
+             Logger& logger);
 
   // Calls `done` exactly once: at once, on this thread, with a cached token that satisfies
   // `query`; otherwise on the executor when the key's fetch completes. A fetch already in flight
   // for the key is joined; else `fetch` is scheduled. Every waiter of a fetch gets its result:
   // the new token, or the fetch's error.
   void Get(const TokenQuery& query, FetchFunction fetch, Callback done);
+
+  // Starts a fetch for `query.key` unless one is in flight, a usable token is held, or a
+  // failure's waiting time has not passed. No caller waits for it. Used to prewarm.
+  void Warm(const TokenQuery& query, FetchFunction fetch);
+
+  // Lets the next call for any key of `client` go to the provider at once, forgetting waiting
+  // times of earlier failures: the configuration or the secret changed.
+  void ClearFailureWaits(const std::string& client);
 
   // The state of `key`; a default snapshot if the key was never asked for.
   TokenEntrySnapshot Snapshot(const TokenKey& key) const;
@@ -108,11 +147,23 @@ class TokenCache {
 
   std::shared_ptr<Entry> FindOrCreate(const TokenKey& key);
   std::shared_ptr<Entry> Find(const TokenKey& key) const;
-  void RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& entry,
-                const FetchFunction& fetch);
+  // Claims the key's fetch and hands it to the executor. REQUIRES: entry->mutex held and no
+  // fetch in flight.
+  void StartFetchLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry);
+  void RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& entry);
+  // Plans the next background attempt at `when`, replacing any planned before.
+  // REQUIRES: entry->mutex held.
+  void PlanAttemptLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry, absl::Time when,
+                         bool is_renewal);
+  void OnPlannedAttempt(const TokenKey& key, const std::weak_ptr<Entry>& weak_entry, uint64_t plan);
+  absl::Time RenewalTime(const CachedToken& token, const Entry& entry);
+  absl::Duration FailureWait(const absl::Status& error, uint32_t failures,
+                             const RefreshPolicy& policy);
 
   const Clock& clock_;
   Executor& executor_;
+  Scheduler& scheduler_;
+  Random& random_;
   Logger& logger_;
 
   // Entries are never removed, so a pointer taken under the lock stays valid without it.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "server/common/fingerprint.h"
+#include "server/common/status_macros.h"
 #include "server/http/url.h"
 
 namespace agentauth {
@@ -125,6 +126,23 @@ absl::Status ReadDuration(const Json& object, absl::string_view path, absl::stri
   return absl::OkStatus();
 }
 
+absl::Status ReadNumber(const Json& object, absl::string_view path, absl::string_view key,
+                        double min, double max, Located<double>& out) {
+  const auto found = object.find(key);
+  if (found == object.end()) return absl::OkStatus();
+  out.path = Child(path, key);
+  if (!found->is_number()) {
+    return PathError(out.path, absl::StrCat("expected a number, got ", TypeName(*found)));
+  }
+  const double value = found->get<double>();
+  if (value < min || value > max) {
+    return PathError(out.path,
+                     absl::StrCat(found->dump(), " is out of range; expected ", min, " to ", max));
+  }
+  out.value = value;
+  return absl::OkStatus();
+}
+
 absl::Status ReadSize(const Json& object, absl::string_view path, absl::string_view key, size_t min,
                       size_t max, Located<size_t>& out) {
   const auto found = object.find(key);
@@ -154,31 +172,58 @@ struct SharedSettings {
   Located<absl::Duration> http_timeout;
   Located<std::string> http_ca_file;
   Located<size_t> http_max_response_bytes;
+  Located<absl::Duration> discovery_ttl;
+  Located<double> refresh_at;
+  Located<absl::Duration> negative_cache_ttl;
+  Located<absl::Duration> retry_base;
+  Located<absl::Duration> retry_cap;
+  Located<size_t> retry_max_attempts;
+  Located<absl::Duration> retry_max_retry_after;
 };
 
-constexpr std::initializer_list<absl::string_view> kSharedKeys = {
-    "authority",           "url_prefix", "auth_method", "min_validity", "default_token_lifetime",
-    "allow_insecure_http", "http"};
+#define AGENTAUTH_SHARED_KEYS                                                         \
+  "authority", "url_prefix", "auth_method", "min_validity", "default_token_lifetime", \
+      "allow_insecure_http", "http", "discovery_ttl", "refresh_at", "negative_cache_ttl", "retry"
+
+constexpr std::initializer_list<absl::string_view> kSharedKeys = {AGENTAUTH_SHARED_KEYS};
+
+absl::Status ReadRetry(const Json& object, absl::string_view path, SharedSettings& out) {
+  const auto found = object.find("retry");
+  if (found == object.end()) return absl::OkStatus();
+  const std::string retry_path = Child(path, "retry");
+  AGENTAUTH_RETURN_IF_ERROR(RequireObject(*found, retry_path));
+  AGENTAUTH_RETURN_IF_ERROR(
+      RejectUnknownKeys(*found, retry_path, {"base", "cap", "max_attempts", "max_retry_after"}));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(*found, retry_path, "base", absl::Milliseconds(10),
+                                         absl::Minutes(5), out.retry_base));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(*found, retry_path, "cap", absl::Milliseconds(10),
+                                         absl::Hours(1), out.retry_cap));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(*found, retry_path, "max_retry_after", absl::Seconds(1),
+                                         absl::Hours(1), out.retry_max_retry_after));
+  const auto attempts = found->find("max_attempts");
+  if (attempts != found->end()) {
+    out.retry_max_attempts.path = Child(retry_path, "max_attempts");
+    if (!attempts->is_number_unsigned() || attempts->get<uint64_t>() < 1 ||
+        attempts->get<uint64_t>() > 1000) {
+      return PathError(
+          out.retry_max_attempts.path,
+          absl::StrCat("expected a whole number from 1 to 1000, got ", attempts->dump()));
+    }
+    out.retry_max_attempts.value = attempts->get<uint64_t>();
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ReadHttp(const Json& object, absl::string_view path, SharedSettings& out) {
   const auto found = object.find("http");
   if (found == object.end()) return absl::OkStatus();
   const std::string http_path = Child(path, "http");
-  if (absl::Status status = RequireObject(*found, http_path); !status.ok()) return status;
-  if (absl::Status status =
-          RejectUnknownKeys(*found, http_path, {"timeout", "ca_file", "max_response_bytes"});
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ReadDuration(*found, http_path, "timeout", absl::Milliseconds(100),
-                                         absl::Minutes(5), out.http_timeout);
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ReadString(*found, http_path, "ca_file", out.http_ca_file);
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(RequireObject(*found, http_path));
+  AGENTAUTH_RETURN_IF_ERROR(
+      RejectUnknownKeys(*found, http_path, {"timeout", "ca_file", "max_response_bytes"}));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(*found, http_path, "timeout", absl::Milliseconds(100),
+                                         absl::Minutes(5), out.http_timeout));
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(*found, http_path, "ca_file", out.http_ca_file));
   return ReadSize(*found, http_path, "max_response_bytes", 16 << 10, 64 << 20,
                   out.http_max_response_bytes);
 }
@@ -187,22 +232,19 @@ absl::Status ReadShared(const Json& object, absl::string_view path, SharedSettin
   for (auto [key, target] :
        {std::pair{"authority", &out.authority}, std::pair{"url_prefix", &out.url_prefix},
         std::pair{"auth_method", &out.auth_method}}) {
-    if (absl::Status status = ReadString(object, path, key, *target); !status.ok()) return status;
+    AGENTAUTH_RETURN_IF_ERROR(ReadString(object, path, key, *target));
   }
-  if (absl::Status status = ReadDuration(object, path, "min_validity", absl::ZeroDuration(),
-                                         absl::Hours(24), out.min_validity);
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ReadDuration(object, path, "default_token_lifetime", absl::Seconds(10),
-                                         absl::Hours(24), out.default_token_lifetime);
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ReadBool(object, path, "allow_insecure_http", out.allow_insecure_http);
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(object, path, "min_validity", absl::ZeroDuration(),
+                                         absl::Hours(24), out.min_validity));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(object, path, "default_token_lifetime", absl::Seconds(10),
+                                         absl::Hours(24), out.default_token_lifetime));
+  AGENTAUTH_RETURN_IF_ERROR(ReadBool(object, path, "allow_insecure_http", out.allow_insecure_http));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(object, path, "discovery_ttl", absl::Seconds(10),
+                                         absl::Hours(24 * 7), out.discovery_ttl));
+  AGENTAUTH_RETURN_IF_ERROR(ReadNumber(object, path, "refresh_at", 0.1, 0.95, out.refresh_at));
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(object, path, "negative_cache_ttl", absl::Seconds(1),
+                                         absl::Hours(1), out.negative_cache_ttl));
+  AGENTAUTH_RETURN_IF_ERROR(ReadRetry(object, path, out));
   return ReadHttp(object, path, out);
 }
 
@@ -304,12 +346,8 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
                         ClientConfig& out) {
   Located<std::string> file;
   Located<std::string> env;
-  if (absl::Status status = ReadString(client, path, "client_secret_file", file); !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ReadString(client, path, "client_secret_env", env); !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "client_secret_file", file));
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "client_secret_env", env));
   if (file.value.has_value() == env.value.has_value()) {
     return PathError(path, "set exactly one of client_secret_file or client_secret_env");
   }
@@ -346,15 +384,12 @@ absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSetti
 
   const Located<std::string>& authority = Pick(client.authority, defaults.authority);
   const Located<std::string>& prefix = Pick(client.url_prefix, defaults.url_prefix);
-  if (absl::Status status = CheckUrlPrefix(prefix); !status.ok()) return status;
+  AGENTAUTH_RETURN_IF_ERROR(CheckUrlPrefix(prefix));
   const std::string authority_path = authority.value ? authority.path : "defaults.authority";
   absl::StatusOr<std::string> prefixed = PrefixUrlHost(
       authority.value.value_or(std::string(kDefaultAuthority)), prefix.value.value_or(""));
   if (!prefixed.ok()) return PathError(authority_path, prefixed.status().message());
-  if (absl::Status status = CheckProviderUrl(authority_path, *prefixed, out.allow_insecure_http);
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(CheckProviderUrl(authority_path, *prefixed, out.allow_insecure_http));
   out.authority = *std::move(prefixed);
 
   absl::StatusOr<AuthMethod> method =
@@ -372,6 +407,28 @@ absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSetti
       Pick(client.http_max_response_bytes, defaults.http_max_response_bytes)
           .value.value_or(out.http.max_response_bytes);
 
+  out.discovery_ttl =
+      Pick(client.discovery_ttl, defaults.discovery_ttl).value.value_or(out.discovery_ttl);
+  RefreshPolicy& refresh = out.refresh;
+  refresh.refresh_at =
+      Pick(client.refresh_at, defaults.refresh_at).value.value_or(refresh.refresh_at);
+  refresh.negative_cache_ttl = Pick(client.negative_cache_ttl, defaults.negative_cache_ttl)
+                                   .value.value_or(refresh.negative_cache_ttl);
+  RetryPolicy& retry = refresh.retry;
+  retry.base = Pick(client.retry_base, defaults.retry_base).value.value_or(retry.base);
+  retry.cap = Pick(client.retry_cap, defaults.retry_cap).value.value_or(retry.cap);
+  retry.max_retry_after = Pick(client.retry_max_retry_after, defaults.retry_max_retry_after)
+                              .value.value_or(retry.max_retry_after);
+  retry.max_attempts =
+      static_cast<int>(Pick(client.retry_max_attempts, defaults.retry_max_attempts)
+                           .value.value_or(static_cast<size_t>(retry.max_attempts)));
+  if (retry.cap < retry.base) {
+    const Located<absl::Duration>& cap = Pick(client.retry_cap, defaults.retry_cap);
+    return PathError(cap.path.empty() ? "retry.cap" : cap.path,
+                     absl::StrCat("the cap ", absl::FormatDuration(retry.cap),
+                                  " is below the base ", absl::FormatDuration(retry.base)));
+  }
+
   const Located<std::string>& ca_file = Pick(client.http_ca_file, defaults.http_ca_file);
   if (ca_file.value) {
     absl::StatusOr<std::string> content = secrets.read_file(*ca_file.value);
@@ -384,55 +441,39 @@ absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSetti
 absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view path,
                                          const SharedSettings& defaults,
                                          const SecretSources& secrets) {
-  if (absl::Status status = RequireObject(client, path); !status.ok()) return status;
-  if (absl::Status status = RejectUnknownKeys(
-          client, path,
-          {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
-           "token_endpoint", "authority", "url_prefix", "auth_method", "min_validity",
-           "default_token_lifetime", "allow_insecure_http", "http"});
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(RequireObject(client, path));
+  AGENTAUTH_RETURN_IF_ERROR(
+      RejectUnknownKeys(client, path,
+                        {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
+                         "token_endpoint", AGENTAUTH_SHARED_KEYS}));
 
   ClientConfig out;
   Located<std::string> name;
   Located<std::string> client_id;
   Located<std::string> token_endpoint;
-  if (absl::Status status = ReadString(client, path, "name", name); !status.ok()) return status;
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "name", name));
   if (!name.value) return PathError(Child(path, "name"), "required");
-  if (absl::Status status = CheckClientName(*name.value, name.path); !status.ok()) return status;
+  AGENTAUTH_RETURN_IF_ERROR(CheckClientName(*name.value, name.path));
   out.name = *name.value;
 
-  if (absl::Status status = ReadString(client, path, "client_id", client_id); !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "client_id", client_id));
   if (!client_id.value || client_id.value->empty()) {
     return PathError(Child(path, "client_id"),
                      absl::StrCat("required for client \"", out.name, "\""));
   }
   out.client_id = *client_id.value;
 
-  if (absl::Status status = ReadSecret(client, path, secrets, out); !status.ok()) return status;
-  if (absl::Status status = ReadScopes(client, path, out.name, out.scopes); !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadSecret(client, path, secrets, out));
+  AGENTAUTH_RETURN_IF_ERROR(ReadScopes(client, path, out.name, out.scopes));
 
   SharedSettings own;
-  if (absl::Status status = ReadShared(client, path, own); !status.ok()) return status;
-  if (absl::Status status = ApplySharedSettings(own, defaults, secrets, out); !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadShared(client, path, own));
+  AGENTAUTH_RETURN_IF_ERROR(ApplySharedSettings(own, defaults, secrets, out));
 
-  if (absl::Status status = ReadString(client, path, "token_endpoint", token_endpoint);
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "token_endpoint", token_endpoint));
   if (token_endpoint.value) {
-    if (absl::Status status =
-            CheckProviderUrl(token_endpoint.path, *token_endpoint.value, out.allow_insecure_http);
-        !status.ok()) {
-      return status;
-    }
+    AGENTAUTH_RETURN_IF_ERROR(
+        CheckProviderUrl(token_endpoint.path, *token_endpoint.value, out.allow_insecure_http));
     out.token_endpoint = *token_endpoint.value;
   }
 
@@ -522,27 +563,33 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
     }
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", detail));
   }
-  if (absl::Status status = RequireObject(root, ""); !status.ok()) return status;
-  if (absl::Status status = RejectUnknownKeys(root, "", {"listen", "defaults", "clients"});
-      !status.ok()) {
-    return status;
-  }
+  AGENTAUTH_RETURN_IF_ERROR(RequireObject(root, ""));
+  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(
+      root, "", {"listen", "prewarm", "max_concurrent_fetches", "defaults", "clients"}));
 
   Config config;
   Located<std::string> listen;
-  if (absl::Status status = ReadString(root, "", "listen", listen); !status.ok()) return status;
-  if (absl::Status status = CheckListen(listen); !status.ok()) return status;
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(root, "", "listen", listen));
+  AGENTAUTH_RETURN_IF_ERROR(CheckListen(listen));
   if (listen.value) config.listen = *listen.value;
+
+  Located<bool> prewarm;
+  AGENTAUTH_RETURN_IF_ERROR(ReadBool(root, "", "prewarm", prewarm));
+  config.prewarm = prewarm.value.value_or(config.prewarm);
+  Located<double> fetches;
+  AGENTAUTH_RETURN_IF_ERROR(ReadNumber(root, "", "max_concurrent_fetches", 1, 1024, fetches));
+  if (fetches.value) {
+    if (*fetches.value != static_cast<int>(*fetches.value)) {
+      return PathError(fetches.path, "expected a whole number from 1 to 1024");
+    }
+    config.max_concurrent_fetches = static_cast<int>(*fetches.value);
+  }
 
   SharedSettings defaults;
   if (const auto found = root.find("defaults"); found != root.end()) {
-    if (absl::Status status = RequireObject(*found, "defaults"); !status.ok()) return status;
-    if (absl::Status status = RejectUnknownKeys(*found, "defaults", kSharedKeys); !status.ok()) {
-      return status;
-    }
-    if (absl::Status status = ReadShared(*found, "defaults", defaults); !status.ok()) {
-      return status;
-    }
+    AGENTAUTH_RETURN_IF_ERROR(RequireObject(*found, "defaults"));
+    AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(*found, "defaults", kSharedKeys));
+    AGENTAUTH_RETURN_IF_ERROR(ReadShared(*found, "defaults", defaults));
   }
 
   const auto clients = root.find("clients");

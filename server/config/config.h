@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/common/refresh_policy.h"
 
 namespace agentauth {
 
@@ -65,12 +66,19 @@ struct ClientConfig {
   absl::Duration default_token_lifetime = absl::Minutes(5);
   // Allows plain http:// provider URLs on hosts other than loopback.
   bool allow_insecure_http = false;
+  // How long a discovery document is used before it is fetched again.
+  absl::Duration discovery_ttl = absl::Hours(1);
   ProviderHttpOptions http;
+  RefreshPolicy refresh;
 };
 
 struct Config {
   // gRPC listen address, "host:port" or "unix:/path".
   std::string listen = "127.0.0.1:50051";
+  // Fetch every client's token at start-up; readiness waits for them.
+  bool prewarm = true;
+  // Provider requests that may run at once, across all clients.
+  int max_concurrent_fetches = 8;
   std::vector<ClientConfig> clients;
 
   // The client named `name`, or nullptr.

@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/failure.h"
 #include "server/common/text.h"
+#include "server/http/retry_after.h"
 #include "server/http/url.h"
 #include "server/provider/client_authentication.h"
 
@@ -11,6 +13,9 @@ namespace {
 
 // Enough of an unexpected body to recognise it ("<html><title>Bad Gateway"), no more.
 constexpr size_t kBodySnippetBytes = 200;
+
+// How long a failed re-discovery waits before the next try, while the old document serves.
+constexpr absl::Duration kRediscoveryRetry = absl::Seconds(30);
 
 bool IsRetryableStatus(int status) {
   return status == 408 || status == 413 || status == 429 || status >= 500;
@@ -46,27 +51,45 @@ std::string BasicHint(AuthMethod method) {
 absl::Status HttpFailure(const absl::Status& status, absl::string_view what) {
   // A provider timeout is the provider being unavailable; DEADLINE_EXCEEDED would tell the
   // caller that its own deadline passed.
-  return absl::UnavailableError(absl::StrCat(what, ": ", status.message()));
+  return WithFailureKind(absl::UnavailableError(absl::StrCat(what, ": ", status.message())),
+                         FailureKind::kTransient);
+}
+
+absl::Status Definitive(absl::Status status) {
+  return WithFailureKind(std::move(status), FailureKind::kDefinitive);
+}
+
+// A retryable answer's status, with the provider's Retry-After when it sent a usable one.
+absl::Status Transient(absl::Status status, const HttpResponse& response, absl::Time now) {
+  status = WithFailureKind(std::move(status), FailureKind::kTransient);
+  const std::string retry_after = response.Header("retry-after");
+  if (std::optional<absl::Duration> delay = ParseRetryAfter(retry_after, now)) {
+    status = WithRetryAfter(std::move(status), *delay);
+  }
+  return status;
 }
 
 // Interprets a token endpoint answer that is not a 2xx.
-absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod method) {
+absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod method, absl::Time now) {
   if (response.status >= 300 && response.status < 400) {
     const std::string location = response.Header("location");
-    return absl::FailedPreconditionError(absl::StrCat(
+    return Definitive(absl::FailedPreconditionError(absl::StrCat(
         "the token endpoint answered HTTP ", response.status, " redirecting to \"",
         SanitizeForMessage(location, 300), "\"; credentials are never sent after a redirect, ",
-        "so configure the final URL as token_endpoint"));
+        "so configure the final URL as token_endpoint")));
   }
 
   const std::optional<OAuthError> oauth = ParseOAuthError(response.body);
   if (IsRetryableStatus(response.status)) {
     const std::string detail =
-        oauth
-            ? absl::StrCat(oauth->error, oauth->description.empty() ? "" : ": ", oauth->description)
-            : DescribeAnswer(response);
-    return absl::UnavailableError(
-        absl::StrCat("the provider is unavailable: HTTP ", response.status, ": ", detail));
+        oauth ? absl::StrCat("HTTP ", response.status, ": ", oauth->error,
+                             oauth->description.empty() ? "" : ": ", oauth->description)
+              : DescribeAnswer(response);
+    const std::string message =
+        absl::StrCat(response.status == 429 ? "the provider is throttling requests: "
+                                            : "the provider is unavailable: ",
+                     detail);
+    return Transient(absl::UnavailableError(message), response, now);
   }
   if (oauth) {
     std::string message = absl::StrCat("the provider rejected the token request: ", oauth->error);
@@ -75,12 +98,14 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod metho
     if (oauth->error == "invalid_client" || oauth->error == "unauthorized") {
       absl::StrAppend(&message, BasicHint(method));
     }
-    return absl::FailedPreconditionError(message);
+    return Definitive(absl::FailedPreconditionError(message));
   }
   std::string message =
       absl::StrCat("the token endpoint refused the request: ", DescribeAnswer(response));
   if (response.status == 401) absl::StrAppend(&message, BasicHint(method));
-  return absl::FailedPreconditionError(message);
+  // Other 5xx (501, 505) mean the provider cannot do this at all, not that it is busy.
+  return Definitive(response.status >= 500 ? absl::UnavailableError(message)
+                                           : absl::FailedPreconditionError(message));
 }
 
 }  // namespace
@@ -106,14 +131,34 @@ std::string ProviderClient::TokenEndpointFor(const ClientConfig& client) const {
   return slot->metadata->token_endpoint;
 }
 
+void ProviderClient::ForgetDiscovery(const std::string& issuer) {
+  std::shared_ptr<DiscoverySlot> slot = SlotFor(issuer);
+  std::lock_guard<std::mutex> lock(slot->mutex);
+  slot->refresh_after = absl::InfinitePast();
+}
+
 absl::StatusOr<ProviderMetadata> ProviderClient::Discover(const ClientConfig& client) {
   std::shared_ptr<DiscoverySlot> slot = SlotFor(client.authority);
   std::lock_guard<std::mutex> lock(slot->mutex);
-  if (slot->metadata) return *slot->metadata;
+  const absl::Time now = clock_.Now();
+  if (slot->metadata && now < slot->refresh_after) return *slot->metadata;
 
   absl::StatusOr<ProviderMetadata> metadata = FetchDiscovery(client);
+  if (!metadata.ok() && slot->metadata) {
+    logger_.Warning("provider", "rediscovery_failed",
+                    {{"issuer", client.authority},
+                     {"cause", std::string(metadata.status().message())},
+                     {"action", "keeping the last good discovery document"}});
+    slot->refresh_after = now + std::min(kRediscoveryRetry, client.discovery_ttl);
+    return *slot->metadata;
+  }
   if (!metadata.ok()) return metadata.status();
+  const bool changed = !slot->metadata ||
+                       slot->metadata->token_endpoint != metadata->token_endpoint ||
+                       slot->metadata->token_auth_methods != metadata->token_auth_methods;
   slot->metadata = *metadata;
+  slot->refresh_after = now + client.discovery_ttl;
+  if (!changed) return metadata;
 
   const std::string methods = metadata->token_auth_methods
                                   ? absl::StrJoin(*metadata->token_auth_methods, ",")
@@ -138,30 +183,31 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
   if (!response.ok()) return HttpFailure(response.status(), what);
   if (response->status != 200) {
     const std::string cause = absl::StrCat(what, " answered ", DescribeAnswer(*response));
-    return IsRetryableStatus(response->status) ? absl::UnavailableError(cause)
-                                               : absl::FailedPreconditionError(cause);
+    return IsRetryableStatus(response->status)
+               ? Transient(absl::UnavailableError(cause), *response, clock_.Now())
+               : Definitive(absl::FailedPreconditionError(cause));
   }
 
   absl::StatusOr<ProviderMetadata> metadata =
       ParseDiscoveryDocument(response->body, client.authority);
   if (!metadata.ok()) {
     const std::string cause = absl::StrCat(what, ": ", metadata.status().message());
-    return metadata.status().code() == absl::StatusCode::kFailedPrecondition
-               ? absl::FailedPreconditionError(cause)
-               : absl::UnavailableError(cause);
+    return Definitive(metadata.status().code() == absl::StatusCode::kFailedPrecondition
+                          ? absl::FailedPreconditionError(cause)
+                          : absl::UnavailableError(cause));
   }
 
   absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(metadata->token_endpoint);
   if (!endpoint.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": token_endpoint ", endpoint.status().message()));
+    return Definitive(absl::FailedPreconditionError(
+        absl::StrCat(what, ": token_endpoint ", endpoint.status().message())));
   }
   if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
       !client.allow_insecure_http) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return Definitive(absl::FailedPreconditionError(absl::StrCat(
         what, ": the token endpoint \"", metadata->token_endpoint,
         "\" is plain http; refusing to send the client secret there (allow_insecure_http "
-        "permits it)"));
+        "permits it)")));
   }
   return metadata;
 }
@@ -202,11 +248,14 @@ absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& clien
 
   absl::StatusOr<HttpResponse> response = http_.Send(request);
   const absl::Time received_at = clock_.Now();
+  const bool discovered = client.token_endpoint.empty();
   if (!response.ok()) {
+    if (discovered) ForgetDiscovery(client.authority);
     return HttpFailure(response.status(), absl::StrCat("token request to ", HostOf(endpoint)));
   }
+  if (response->status == 404 && discovered) ForgetDiscovery(client.authority);
   if (response->status < 200 || response->status >= 300) {
-    return TokenEndpointFailure(*response, method);
+    return TokenEndpointFailure(*response, method, received_at);
   }
 
   TokenResponseOptions options;
@@ -214,9 +263,10 @@ absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& clien
   options.received_at = received_at;
   absl::StatusOr<ParsedToken> token = ParseTokenResponse(response->body, options);
   if (!token.ok()) {
-    return absl::UnavailableError(absl::StrCat("the token endpoint answered ",
-                                               DescribeAnswer(*response), ", which is not a ",
-                                               "token: ", token.status().message()));
+    // A sign-in page or a broken body is the provider's steady answer, not a hiccup.
+    return Definitive(absl::UnavailableError(
+        absl::StrCat("the token endpoint answered ", DescribeAnswer(*response),
+                     ", which is not a token: ", token.status().message())));
   }
   for (const std::string& warning : token->warnings) {
     logger_.Warning("provider", "odd_token_response",

@@ -19,8 +19,14 @@
 
 namespace agentauth {
 
-// Fetches tokens for configured clients. Discovery documents are fetched once per issuer and
-// kept; a failed discovery is not kept, so the next fetch tries again.
+// Fetches tokens for configured clients. A discovery document is kept per issuer for the
+// client's discovery_ttl and then fetched again by the next token fetch (which runs on the
+// refresher's threads, never on a caller's); when that fails, the last good document stays in
+// use. A token endpoint answering 404 or unreachable makes the next fetch discover anew, in case
+// the provider moved it. A failed first discovery is not kept: the next fetch tries again.
+//
+// Every error carries its FailureKind (server/common/failure.h) and, when the provider sent
+// one, its Retry-After delay.
 //
 // Errors of FetchToken (messages name the cause, never the secret or a token):
 //   FAILED_PRECONDITION  the provider rejected the request (an OAuth error such as
@@ -50,10 +56,14 @@ class ProviderClient {
   struct DiscoverySlot {
     std::mutex mutex;  // Held while fetching, so concurrent callers wait for one discovery.
     std::optional<ProviderMetadata> metadata ABSL_GUARDED_BY(mutex);
+    // The document is used until then; afterwards the next fetch discovers anew.
+    absl::Time refresh_after ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
   };
 
   absl::StatusOr<ProviderMetadata> Discover(const ClientConfig& client);
   absl::StatusOr<ProviderMetadata> FetchDiscovery(const ClientConfig& client);
+  // Makes the next fetch for `issuer` discover anew.
+  void ForgetDiscovery(const std::string& issuer);
   std::shared_ptr<DiscoverySlot> SlotFor(const std::string& issuer) const;
 
   HttpClient& http_;

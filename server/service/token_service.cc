@@ -123,19 +123,11 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
     return reactor;
   }
 
-  TokenQuery query;
-  query.key = MakeTokenKey(*client, valid->scopes, valid->audience);
+  TokenQuery query = QueryFor(*client, valid->scopes, valid->audience);
   query.min_validity = valid->min_validity;
   query.force_refresh = valid->force_refresh;
+  TokenCache::FetchFunction fetch = FetchFor(*client, valid->scopes, valid->audience);
 
-  // The config outlives every fetch it started: the fetch holds it.
-  auto fetch = [config = config_, client, provider = &provider_, scopes = valid->scopes,
-                audience = valid->audience]() -> absl::StatusOr<FetchedToken> {
-    absl::StatusOr<ParsedToken> token = provider->FetchToken(*client, scopes, audience);
-    if (!token.ok()) return token.status();
-    return FetchedToken{std::move(token->access_token),
-                        token->scopes.empty() ? scopes : std::move(token->scopes), token->lifetime};
-  };
   auto done = [call = call, response,
                name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
     if (!call->Claim()) return;  // Cancelled first: `response` may be gone.
@@ -148,6 +140,47 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
   };
   cache_.Get(query, std::move(fetch), std::move(done));
   return reactor;
+}
+
+TokenQuery TokenServiceImpl::QueryFor(const ClientConfig& client,
+                                      const std::vector<std::string>& scopes,
+                                      const std::string& audience) const {
+  TokenQuery query;
+  query.key = MakeTokenKey(client, scopes, audience);
+  query.min_validity = client.min_validity;
+  query.client_min_validity = client.min_validity;
+  query.policy = client.refresh;
+  query.keep_warm = config_->prewarm && audience.empty() && scopes == client.scopes;
+  return query;
+}
+
+TokenCache::FetchFunction TokenServiceImpl::FetchFor(const ClientConfig& client,
+                                                     std::vector<std::string> scopes,
+                                                     std::string audience) const {
+  // The fetch holds the config, so the client it points into outlives it.
+  return [config = config_, client = &client, provider = &provider_, scopes = std::move(scopes),
+          audience = std::move(audience)]() -> absl::StatusOr<FetchedToken> {
+    absl::StatusOr<ParsedToken> token = provider->FetchToken(*client, scopes, audience);
+    if (!token.ok()) return token.status();
+    return FetchedToken{std::move(token->access_token),
+                        token->scopes.empty() ? scopes : std::move(token->scopes), token->lifetime};
+  };
+}
+
+void TokenServiceImpl::Prewarm() {
+  if (!config_->prewarm) return;
+  for (const ClientConfig& client : config_->clients) {
+    cache_.Warm(QueryFor(client, client.scopes, ""), FetchFor(client, client.scopes, ""));
+  }
+}
+
+bool TokenServiceImpl::Ready() const {
+  if (!config_->prewarm) return true;
+  for (const ClientConfig& client : config_->clients) {
+    const TokenEntrySnapshot snapshot = cache_.Snapshot(MakeTokenKey(client, client.scopes, ""));
+    if (snapshot.token == nullptr && !snapshot.last_error_definitive) return false;
+  }
+  return true;
 }
 
 ClientStatus TokenServiceImpl::StatusOf(const ClientConfig& client, absl::Time now) const {
@@ -167,11 +200,9 @@ ClientStatus TokenServiceImpl::StatusOf(const ClientConfig& client, absl::Time n
                          !TokenCache::IsFreshEnough(*token, client.min_validity, now));
   status.set_is_authorized(status.has_signed_in() && !status.has_expired());
   status.set_state(StateOf(snapshot, now));
-  if (token != nullptr) {
-    *status.mutable_expires_at() = ToProtoTimestamp(token->expires_at);
-    const absl::Duration floor =
-        std::min(client.min_validity, (token->expires_at - token->obtained_at) / 2);
-    *status.mutable_next_refresh() = ToProtoTimestamp(token->expires_at - floor);
+  if (token != nullptr) *status.mutable_expires_at() = ToProtoTimestamp(token->expires_at);
+  if (snapshot.next_attempt != absl::InfiniteFuture()) {
+    *status.mutable_next_refresh() = ToProtoTimestamp(snapshot.next_attempt);
   }
   if (snapshot.last_success != absl::InfinitePast()) {
     *status.mutable_last_refresh() = ToProtoTimestamp(snapshot.last_success);
@@ -202,6 +233,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContex
     for (const ClientConfig& client : config_->clients)
       *response->add_clients() = StatusOf(client, now);
   }
+  response->set_ready(Ready());
   response->set_server_version(info_.version);
   *response->mutable_start_time() = ToProtoTimestamp(info_.start_time);
   reactor->Finish(grpc::Status::OK);

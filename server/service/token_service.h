@@ -37,8 +37,19 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
                                       const agentauth::v1::GetStatusRequest* request,
                                       agentauth::v1::GetStatusResponse* response) override;
 
+  // Starts fetching every client's primary token (its configured scopes, no audience) in the
+  // background, when the config asks for prewarming.
+  void Prewarm();
+
+  // Start-up is complete: with prewarming, every client has a token or has definitively failed.
+  bool Ready() const;
+
  private:
   agentauth::v1::ClientStatus StatusOf(const ClientConfig& client, absl::Time now) const;
+  TokenQuery QueryFor(const ClientConfig& client, const std::vector<std::string>& scopes,
+                      const std::string& audience) const;
+  TokenCache::FetchFunction FetchFor(const ClientConfig& client, std::vector<std::string> scopes,
+                                     std::string audience) const;
 
   const std::shared_ptr<const Config> config_;
   TokenCache& cache_;

@@ -23,6 +23,7 @@
 #include "tests/testing/captured_log.h"
 #include "tests/testing/dev_idp.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_scheduler.h"
 #include "tests/testing/status_printing.h"
 
 namespace agentauth {
@@ -117,13 +118,14 @@ class ServiceIntegrationTest : public ::testing::Test {
   void StartServer(const std::vector<std::string>& clients,
                    const std::string& issuer = idp_->issuer()) {
     const std::string text = absl::StrCat(
-        R"({"listen": "127.0.0.1:0", "defaults": {"authority": ")", issuer,
+        R"({"listen": "127.0.0.1:0", "prewarm": )", prewarm_ ? "true" : "false",
+        R"(, "defaults": {"authority": ")", issuer,
         R"(", "http": {"timeout": "2s"}}, "clients": [)", absl::StrJoin(clients, ","), "]}");
     absl::StatusOr<Config> config = ParseConfig(text, SecretSources::Real());
     ASSERT_TRUE(config.ok()) << config.status();
 
-    absl::StatusOr<std::unique_ptr<AgentAuthServer>> server =
-        AgentAuthServer::Start(*std::move(config), ServerOptions{}, {clock_, logger_, http_});
+    absl::StatusOr<std::unique_ptr<AgentAuthServer>> server = AgentAuthServer::Start(
+        *std::move(config), ServerOptions{}, {clock_, logger_, http_, scheduler_, random_});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     client_ = std::make_unique<Client>(server_->address());
@@ -149,12 +151,15 @@ class ServiceIntegrationTest : public ::testing::Test {
   static testing::DevIdp* short_lived_idp_;
 
   testing::FakeClock clock_;
+  testing::FakeScheduler scheduler_{clock_};
+  testing::FixedRandom random_;
   testing::CapturedLog log_;
   Logger logger_;
   CurlHttpClient http_;
   std::string secrets_dir_;
   std::vector<std::string> secrets_;
   std::vector<std::string> served_tokens_;
+  bool prewarm_ = false;
   std::unique_ptr<AgentAuthServer> server_;
   std::unique_ptr<Client> client_;
 };
@@ -209,14 +214,50 @@ TEST_F(ServiceIntegrationTest, StatusBeforeAndAfterTheFirstFetch) {
   EXPECT_EQ(warm.state(), v1::CLIENT_STATE_OK);
   EXPECT_EQ(warm.expires_at().seconds(), absl::ToUnixSeconds(clock_.Now() + absl::Hours(1)));
   EXPECT_EQ(warm.last_refresh().seconds(), absl::ToUnixSeconds(clock_.Now()));
-  EXPECT_EQ(warm.next_refresh().seconds(),
-            absl::ToUnixSeconds(clock_.Now() + absl::Hours(1) - absl::Minutes(1)));
+  // Renewal at refresh_at 0.75 minus half the 5 % jitter (the fixed random is 0.5).
+  EXPECT_EQ(warm.next_refresh().seconds(), absl::ToUnixSeconds(clock_.Now() + absl::Seconds(2610)));
   EXPECT_EQ(warm.last_error(), "");
   EXPECT_EQ(warm.cache_misses(), 1u);
   EXPECT_EQ(warm.cache_hits(), 1u);
   EXPECT_EQ(warm.fetches(), 1u);
   EXPECT_FALSE(after->server_version().empty());
   EXPECT_TRUE(after->has_start_time());
+}
+
+TEST_F(ServiceIntegrationTest, PrewarmFetchesEveryClientAndThenReportsReady) {
+  prewarm_ = true;
+  const int requests_before = ProviderRequests();
+  StartServer({DemoClient("reports"), DemoClient("exports")});
+
+  // Each call joins its client's prewarm fetch (or hits its result): no extra request.
+  absl::StatusOr<GetAccessTokenResponse> reports = Token("reports");
+  absl::StatusOr<GetAccessTokenResponse> exports = Token("exports");
+  absl::StatusOr<GetStatusResponse> status = client_->GetStatus("", absl::Seconds(5));
+
+  ASSERT_TRUE(reports.ok() && exports.ok());
+  EXPECT_EQ(ProviderRequests() - requests_before, 2);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->ready());
+  for (const v1::ClientStatus& client : status->clients()) {
+    EXPECT_EQ(client.state(), v1::CLIENT_STATE_OK);
+  }
+}
+
+TEST_F(ServiceIntegrationTest, TokensAreRenewedInTheBackgroundBeforeCallersNeedThem) {
+  prewarm_ = true;
+  StartServer({DemoClient("reports")});
+  absl::StatusOr<GetAccessTokenResponse> first = Token("reports");
+  ASSERT_TRUE(first.ok());
+  const int requests_before = ProviderRequests();
+
+  // Past the renewal point (72.5 % of 3600 s); the renewal runs on the real fetch pool.
+  scheduler_.Advance(absl::Seconds(2611));
+  absl::StatusOr<GetAccessTokenResponse> renewed = Token(TokenOptions{
+      .client = "reports", .min_validity = absl::Minutes(20), .timeout = absl::Seconds(10)});
+
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_NE(renewed->access_token(), first->access_token());
+  EXPECT_EQ(ProviderRequests() - requests_before, 1) << "the caller joined the renewal";
 }
 
 TEST_F(ServiceIntegrationTest, ShortLivedTokenIsFetchedAgainAfterHalfItsLifetime) {

@@ -11,16 +11,14 @@ TEST(DaemonFlagsTest, ConfigIsRequired) {
 }
 
 TEST(DaemonFlagsTest, EveryFlagInBothSpellings) {
-  absl::StatusOr<DaemonFlags> flags =
-      ParseDaemonFlags({"--config=/etc/a.json", "--check-config", "--log-level", "debug",
-                        "--log-format=json", "--max-concurrent-fetches", "16"});
+  absl::StatusOr<DaemonFlags> flags = ParseDaemonFlags(
+      {"--config=/etc/a.json", "--check-config", "--log-level", "debug", "--log-format=json"});
 
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_EQ(flags->config_path, "/etc/a.json");
   EXPECT_TRUE(flags->check_config);
   EXPECT_EQ(flags->log_level, LogLevel::kDebug);
   EXPECT_EQ(flags->log_format, LogFormat::kJson);
-  EXPECT_EQ(flags->max_concurrent_fetches, 16u);
 }
 
 TEST(DaemonFlagsTest, HelpAndVersionNeedNoConfig) {
@@ -34,8 +32,6 @@ TEST(DaemonFlagsTest, BadValuesNameTheFlag) {
             "--log-level: unknown log level \"loud\"; expected debug, info, warning or error");
   EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--log-format=xml"}).status().message(),
             "--log-format: unknown log format \"xml\"; expected text or json");
-  EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--max-concurrent-fetches", "0"}).status().message(),
-            "--max-concurrent-fetches: expected a whole number from 1 to 1024, got \"0\"");
   EXPECT_EQ(ParseDaemonFlags({"--config"}).status().message(), "--config: a value is required");
   EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--verbose"}).status().message(),
             "unknown flag \"--verbose\"");

@@ -6,8 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/failure.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_scheduler.h"
 #include "tests/testing/manual_executor.h"
 #include "tests/testing/status_printing.h"
 
@@ -76,9 +78,23 @@ class TokenCacheTest : public ::testing::Test {
   testing::FakeClock clock_;
   testing::CapturedLog log_;
   Logger logger_;
+  // Advances time, running planned renewals and retries and the fetches they start, each at
+  // its own time.
+  void Advance(absl::Duration duration) {
+    const absl::Time end = clock_.Now() + duration;
+    while (scheduler_.NextDue() <= end) {
+      scheduler_.Advance(std::max(scheduler_.NextDue() - clock_.Now(), absl::ZeroDuration()));
+      executor_.RunAll();
+    }
+    scheduler_.Advance(end - clock_.Now());
+    executor_.RunAll();
+  }
+
   testing::ManualExecutor executor_;
+  testing::FakeScheduler scheduler_{clock_};
+  testing::FixedRandom random_{0.5};
   FakeProvider provider_;
-  TokenCache cache_{clock_, executor_, logger_};
+  TokenCache cache_{clock_, executor_, scheduler_, random_, logger_};
 };
 
 TEST_F(TokenCacheTest, FirstCallFetchesAndSecondIsAHit) {
@@ -190,19 +206,41 @@ TEST_F(TokenCacheTest, ConcurrentForcedRefreshesShareOneFetch) {
   for (const Outcome& outcome : outcomes) EXPECT_EQ(outcome.token(), "tok-2");
 }
 
-TEST_F(TokenCacheTest, FailureReachesEveryWaiterAndIsNotCached) {
+TEST_F(TokenCacheTest, FailureReachesEveryWaiterWithTheTimeOfTheNextAttempt) {
   provider_.FailWith(absl::UnavailableError("connection refused"));
   std::vector<Outcome> outcomes(3);
+
   for (Outcome& outcome : outcomes) cache_.Get(Query(), provider_.Fetch(), outcome.Callback());
   executor_.RunAll();
-  provider_.FailWith(absl::OkStatus());
-
-  Outcome recovered = GetNow(Query());
 
   for (const Outcome& outcome : outcomes) {
     EXPECT_EQ(outcome.result.status().code(), absl::StatusCode::kUnavailable);
+    // First transient failure: full jitter up to base (1 s) with random 0.5.
+    EXPECT_EQ(outcome.result.status().message(), "connection refused; next attempt in 1s");
   }
-  EXPECT_EQ(recovered.token(), "tok-2");
+  EXPECT_EQ(provider_.calls(), 1);
+}
+
+TEST_F(TokenCacheTest, CallersDuringTheBackoffFailFastWithoutAskingTheProvider) {
+  provider_.FailWith(absl::UnavailableError("connection refused"));
+  GetNow(Query());
+
+  Outcome during = GetNow(Query());
+
+  EXPECT_EQ(during.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(during.result.status().message()), HasSubstr("next attempt in"));
+  EXPECT_EQ(provider_.calls(), 1);
+}
+
+TEST_F(TokenCacheTest, RecoveryIsSeenByTheNextAttemptAfterTheBackoff) {
+  provider_.FailWith(absl::UnavailableError("connection refused"));
+  GetNow(Query());
+  provider_.FailWith(absl::OkStatus());
+
+  Advance(absl::Seconds(1));
+  Outcome recovered = GetNow(Query());
+
+  EXPECT_EQ(recovered.token(), "tok-2") << "the background retry fetched it";
   EXPECT_EQ(provider_.calls(), 2);
 }
 
@@ -213,14 +251,16 @@ TEST_F(TokenCacheTest, SnapshotTracksSuccessAndFailures) {
   GetNow(Query());
   provider_.FailWith(absl::UnavailableError("down"));
   GetNow(Query(absl::Seconds(60), /*force=*/true));
-  GetNow(Query(absl::Seconds(60), /*force=*/true));
+  Advance(absl::Seconds(1));
 
   const TokenEntrySnapshot snapshot = cache_.Snapshot(key);
   ASSERT_NE(snapshot.token, nullptr);
   EXPECT_EQ(snapshot.token->access_token, "tok-1") << "a failure keeps the last good token";
-  EXPECT_EQ(snapshot.consecutive_failures, 2u);
+  EXPECT_EQ(snapshot.consecutive_failures, 2u) << "the forced call and one background retry";
   EXPECT_EQ(snapshot.last_error.message(), "down");
+  EXPECT_FALSE(snapshot.last_error_definitive);
   EXPECT_FALSE(snapshot.fetch_in_flight);
+  EXPECT_EQ(snapshot.next_attempt, snapshot.retry_not_before);
 }
 
 TEST_F(TokenCacheTest, SnapshotShowsAFetchInFlight) {
@@ -254,14 +294,212 @@ TEST_F(TokenCacheTest, LogsStateChangesWithoutTheToken) {
   provider_.FailWith(absl::UnavailableError("down"));
   GetNow(Query(absl::Seconds(60), /*force=*/true));
   provider_.FailWith(absl::OkStatus());
-  GetNow(Query(absl::Seconds(60), /*force=*/true));
+  Advance(absl::Seconds(1));
 
   const std::vector<std::string> lines = log_.Lines();
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_THAT(lines[0], HasSubstr("INFO cache first_token client=reports"));
   EXPECT_THAT(lines[1], HasSubstr("WARNING cache fetch_failed client=reports"));
+  EXPECT_THAT(lines[1], HasSubstr("next_attempt_in=1s"));
   EXPECT_THAT(lines[2], HasSubstr("INFO cache recovered client=reports"));
   for (const std::string& line : lines) EXPECT_THAT(line, Not(HasSubstr("tok-")));
+}
+
+// Lifecycle on the injected clock: renewal, outages, recovery, throttling, negative caching.
+class TokenLifecycleTest : public TokenCacheTest {
+ protected:
+  static absl::Status Throttled(absl::Duration retry_after) {
+    return WithRetryAfter(WithFailureKind(absl::UnavailableError("the provider is throttling "
+                                                                 "requests: HTTP 429"),
+                                          FailureKind::kTransient),
+                          retry_after);
+  }
+  static absl::Status Rejected() {
+    return WithFailureKind(absl::FailedPreconditionError("invalid_client"),
+                           FailureKind::kDefinitive);
+  }
+};
+
+TEST_F(TokenLifecycleTest, RenewalHappensAtTheConfiguredPointWhileTheOldTokenIsServed) {
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+
+  // refresh_at 0.75 minus half the 5 % jitter: 72.5 % of 3600 s.
+  Advance(absl::Seconds(2609));
+  Outcome before = GetNow(Query());
+  Advance(absl::Seconds(1));
+  Outcome after = GetNow(Query());
+
+  EXPECT_EQ(before.token(), "tok-1");
+  EXPECT_EQ(after.token(), "tok-2");
+  EXPECT_EQ(provider_.calls(), 2);
+  EXPECT_EQ(cache_.CountersFor("reports").misses, 0u) << "no caller ever waited";
+}
+
+TEST_F(TokenLifecycleTest, ShortLivedTokensRenewBeforeTheMinValidityFloorWithoutLooping) {
+  provider_.SetLifetime(absl::Seconds(30));
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+
+  Advance(absl::Seconds(60));
+
+  // Renewal at half the lifetime (the 60 s floor clamped to 15 s): every 15 s, 4 in 60 s.
+  EXPECT_EQ(provider_.calls(), 5);
+  EXPECT_EQ(GetNow(Query()).token(), "tok-5");
+}
+
+TEST_F(TokenLifecycleTest, UnusedTokensWithoutKeepWarmLapse) {
+  GetNow(Query());
+
+  Advance(absl::Hours(2));
+
+  EXPECT_EQ(provider_.calls(), 1) << "nobody used it, so it was not renewed";
+  EXPECT_EQ(GetNow(Query()).token(), "tok-2");
+}
+
+TEST_F(TokenLifecycleTest, OutageSpanningTheRenewalPointServesTheOldTokenAsDegraded) {
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+  provider_.FailWith(absl::UnavailableError("connection refused"));
+
+  Advance(absl::Seconds(2700));
+  Outcome during_outage = GetNow(Query());
+
+  EXPECT_EQ(during_outage.token(), "tok-1");
+  const TokenEntrySnapshot snapshot = cache_.Snapshot(Query().key);
+  EXPECT_GT(snapshot.consecutive_failures, 1u) << "background retries continue";
+  EXPECT_EQ(snapshot.last_error.message(), "connection refused");
+  EXPECT_NE(snapshot.next_attempt, absl::InfiniteFuture());
+}
+
+TEST_F(TokenLifecycleTest, OutagePastExpiryFailsFastThenRecovers) {
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+  provider_.FailWith(absl::UnavailableError("connection refused"));
+  Advance(absl::Seconds(3600 - 59));
+  const int calls_before = provider_.calls();
+
+  Outcome expired = GetNow(Query());
+  provider_.FailWith(absl::OkStatus());
+  Advance(absl::Seconds(61));
+  Outcome recovered = GetNow(Query());
+
+  EXPECT_EQ(expired.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(expired.result.status().message()),
+              HasSubstr("connection refused; next attempt in"));
+  EXPECT_EQ(provider_.calls(), calls_before + 1) << "only the background retry asked";
+  EXPECT_THAT(recovered.token(), ::testing::StartsWith("tok-"));
+  EXPECT_TRUE(recovered.result.ok());
+}
+
+TEST_F(TokenLifecycleTest, BackoffGrowsExponentiallyUpToTheCap) {
+  random_.Set(0.999);
+  provider_.FailWith(absl::UnavailableError("down"));
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  warm.policy.retry.max_attempts = 100;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+
+  std::vector<int64_t> waits;
+  for (int i = 0; i < 9; ++i) {
+    const absl::Time now = clock_.Now();
+    waits.push_back(absl::ToInt64Seconds(scheduler_.NextDue() - now + absl::Milliseconds(999)));
+    Advance(scheduler_.NextDue() - now);
+  }
+
+  EXPECT_THAT(waits, ::testing::ElementsAre(1, 2, 4, 8, 16, 32, 60, 60, 60));
+}
+
+TEST_F(TokenLifecycleTest, RetriesWithoutAValidTokenStopAfterMaxAttempts) {
+  provider_.FailWith(absl::UnavailableError("down"));
+  TokenQuery query = Query();
+  query.policy.retry.max_attempts = 3;
+  Outcome first;
+  cache_.Get(query, provider_.Fetch(), first.Callback());
+  executor_.RunAll();
+
+  Advance(absl::Hours(1));
+
+  EXPECT_EQ(provider_.calls(), 3);
+  EXPECT_EQ(scheduler_.NextDue(), absl::InfiniteFuture());
+}
+
+TEST_F(TokenLifecycleTest, RetryAfterInSecondsIsHonouredAndCapped) {
+  provider_.FailWith(Throttled(absl::Seconds(60)));
+  GetNow(Query());
+  EXPECT_EQ(scheduler_.NextDue() - clock_.Now(), absl::Seconds(60));
+
+  provider_.FailWith(Throttled(absl::Hours(100)));
+  Advance(absl::Seconds(60));
+
+  EXPECT_EQ(scheduler_.NextDue() - clock_.Now(), absl::Minutes(5)) << "max_retry_after";
+  EXPECT_EQ(provider_.calls(), 2);
+}
+
+TEST_F(TokenLifecycleTest, FiveHundredCallersOfAColdKeyDuringThrottlingMakeTwoRequests) {
+  provider_.FailWith(Throttled(absl::Seconds(60)));
+  std::vector<Outcome> first_wave(500);
+  for (Outcome& outcome : first_wave) cache_.Get(Query(), provider_.Fetch(), outcome.Callback());
+  executor_.RunAll();
+  std::vector<Outcome> during_wait(500);
+  for (Outcome& outcome : during_wait) cache_.Get(Query(), provider_.Fetch(), outcome.Callback());
+  provider_.FailWith(absl::OkStatus());
+
+  Advance(absl::Seconds(59));
+  const int calls_before_retry_after = provider_.calls();
+  Advance(absl::Seconds(1));
+
+  EXPECT_EQ(calls_before_retry_after, 1);
+  EXPECT_EQ(provider_.calls(), 2);
+  for (const Outcome& outcome : during_wait) {
+    EXPECT_THAT(std::string(outcome.result.status().message()),
+                HasSubstr("throttling requests: HTTP 429; next attempt in 1m"));
+  }
+  EXPECT_EQ(GetNow(Query()).token(), "tok-2");
+}
+
+TEST_F(TokenLifecycleTest, DefinitiveRejectionIsNegativelyCachedAndNotRetriedInALoop) {
+  provider_.FailWith(Rejected());
+
+  for (int i = 0; i < 100; ++i) {
+    GetNow(Query());
+    Advance(absl::Milliseconds(100));
+  }
+
+  EXPECT_EQ(provider_.calls(), 1) << "100 calls in 10 s, negative cache of 10 s";
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(provider_.calls(), 1) << "no background retry of a definitive answer";
+  GetNow(Query());
+  EXPECT_EQ(provider_.calls(), 2) << "the next caller after the window asks again";
+}
+
+TEST_F(TokenLifecycleTest, ClearingFailureWaitsLetsTheNextCallReachTheProvider) {
+  provider_.FailWith(Rejected());
+  GetNow(Query());
+  provider_.FailWith(absl::OkStatus());
+
+  cache_.ClearFailureWaits("reports");
+  Outcome after_reload = GetNow(Query());
+
+  EXPECT_EQ(after_reload.token(), "tok-2");
+}
+
+TEST_F(TokenLifecycleTest, WarmDoesNotFetchWhatIsAlreadyFresh) {
+  GetNow(Query());
+
+  cache_.Warm(Query(), provider_.Fetch());
+
+  EXPECT_EQ(executor_.Pending(), 0u);
+  EXPECT_EQ(provider_.calls(), 1);
 }
 
 }  // namespace

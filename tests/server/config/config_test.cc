@@ -103,6 +103,26 @@ TEST_F(ConfigTest, ClientSettingsOverrideDefaultsFieldByField) {
   EXPECT_EQ(client.authority, "https://idp.example.test/app/o/a1/");
 }
 
+TEST_F(ConfigTest, RefreshAndRetrySettingsHaveDefaultsAndOverrides) {
+  absl::StatusOr<Config> config =
+      ParseWithClient(R"(, "refresh_at": 0.5, "retry": {"max_attempts": 3})",
+                      R"("prewarm": false, "max_concurrent_fetches": 2,
+         "defaults": {"retry": {"base": "2s", "cap": "30s"}, "negative_cache_ttl": "20s",
+                      "discovery_ttl": "10m"},)");
+
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->prewarm);
+  EXPECT_EQ(config->max_concurrent_fetches, 2);
+  const ClientConfig& client = config->clients[0];
+  EXPECT_EQ(client.refresh.refresh_at, 0.5);
+  EXPECT_EQ(client.refresh.retry.base, absl::Seconds(2));
+  EXPECT_EQ(client.refresh.retry.cap, absl::Seconds(30));
+  EXPECT_EQ(client.refresh.retry.max_attempts, 3);
+  EXPECT_EQ(client.refresh.retry.max_retry_after, absl::Minutes(5));
+  EXPECT_EQ(client.refresh.negative_cache_ttl, absl::Seconds(20));
+  EXPECT_EQ(client.discovery_ttl, absl::Minutes(10));
+}
+
 TEST_F(ConfigTest, UrlPrefixIsPutInFrontOfTheAuthorityHost) {
   absl::StatusOr<Config> config = ParseWithClient(R"(, "url_prefix": "dev-")");
 
@@ -185,9 +205,11 @@ INSTANTIATE_TEST_SUITE_P(
                       "clients[0].min_valdity: unknown key; expected one of name, client_id, "
                       "client_secret_file, client_secret_env, scopes, token_endpoint, "
                       "authority, url_prefix, auth_method, min_validity, "
-                      "default_token_lifetime, allow_insecure_http, http"},
+                      "default_token_lifetime, allow_insecure_http, http, discovery_ttl, "
+                      "refresh_at, negative_cache_ttl, retry"},
         RejectionCase{"UnknownTopLevelKey", "", R"("listen_address": "x",)",
-                      "listen_address: unknown key; expected one of listen, defaults, clients"},
+                      "listen_address: unknown key; expected one of listen, prewarm, "
+                      "max_concurrent_fetches, defaults, clients"},
         RejectionCase{"UnknownHttpKey", R"(, "http": {"retries": 3})", "",
                       "clients[0].http.retries: unknown key; expected one of timeout, ca_file, "
                       "max_response_bytes"},
@@ -221,6 +243,20 @@ INSTANTIATE_TEST_SUITE_P(
                       "URL"},
         RejectionCase{"BadUrlPrefix", R"(, "url_prefix": "dev/")", "",
                       "clients[0].url_prefix: \"dev/\" is not a host prefix such as \"dev-\""},
+        RejectionCase{"RefreshAtOutOfRange", R"(, "refresh_at": 1.5)", "",
+                      "clients[0].refresh_at: 1.5 is out of range; expected 0.1 to 0.95"},
+        RejectionCase{"RetryAttemptsNotANumber", R"(, "retry": {"max_attempts": "3"})", "",
+                      "clients[0].retry.max_attempts: expected a whole number from 1 to 1000, "
+                      "got \"3\""},
+        RejectionCase{"RetryCapBelowBase", R"(, "retry": {"base": "10s", "cap": "1s"})", "",
+                      "clients[0].retry.cap: the cap 1s is below the base 10s"},
+        RejectionCase{"UnknownRetryKey", R"(, "retry": {"jitter": 1})", "",
+                      "clients[0].retry.jitter: unknown key; expected one of base, cap, "
+                      "max_attempts, max_retry_after"},
+        RejectionCase{"FractionalFetches", "", R"("max_concurrent_fetches": 2.5,)",
+                      "max_concurrent_fetches: expected a whole number from 1 to 1024"},
+        RejectionCase{"PrewarmNotBool", "", R"("prewarm": "yes",)",
+                      "prewarm: expected true or false, got a string"},
         RejectionCase{"BadListen", "", R"("listen": "localhost",)",
                       "listen: \"localhost\" is not an address such as \"127.0.0.1:50051\" or "
                       "\"unix:/run/a.sock\""},

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/failure.h"
 #include "server/provider/client_authentication.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
@@ -277,11 +278,11 @@ INSTANTIATE_TEST_SUITE_P(
                    "HTTP 400, auth_method client_secret_basic"},
         AnswerCase{"BadGatewayPage", 502, "text/html",
                    "<html>\n  <title>Bad   Gateway</title></html>", absl::StatusCode::kUnavailable,
-                   "the provider is unavailable: HTTP 502: HTTP 502 (text/html): "
+                   "the provider is unavailable: HTTP 502 (text/html): "
                    "<html>\\n <title>Bad Gateway</title></html>"},
         AnswerCase{"TooManyRequests", 429, "text/plain", "Too Many Requests",
                    absl::StatusCode::kUnavailable,
-                   "the provider is unavailable: HTTP 429: HTTP 429 (text/plain): Too Many "
+                   "the provider is throttling requests: HTTP 429 (text/plain): Too Many "
                    "Requests"},
         AnswerCase{"ForbiddenHtmlLabelledJson", 403, "application/json",
                    "<html>Access Denied</html>", absl::StatusCode::kFailedPrecondition,
@@ -327,6 +328,92 @@ TEST_F(ProviderClientTest, OddResponsesAreLoggedWithoutTheToken) {
     EXPECT_THAT(line, Not(HasSubstr("tok-1")));
     EXPECT_THAT(line, Not(HasSubstr("s3cr3t")));
   }
+}
+
+TEST_F(ProviderClientTest, ThrottlingCarriesRetryAfterAndIsTransient) {
+  HttpResponse response;
+  response.status = 429;
+  response.headers = {{"content-type", "text/plain"}, {"retry-after", "60"}};
+  response.body = "Too Many Requests";
+  http_.Answer(kTokenUrl, response);
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  ASSERT_FALSE(token.ok());
+  EXPECT_EQ(FailureKindOf(token.status()), FailureKind::kTransient);
+  EXPECT_EQ(RetryAfterOf(token.status()), absl::Seconds(60));
+}
+
+TEST_F(ProviderClientTest, InvalidRetryAfterIsLeftToTheBackoff) {
+  HttpResponse response;
+  response.status = 503;
+  response.headers = {{"retry-after", "-1"}};
+  http_.Answer(kTokenUrl, response);
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  EXPECT_EQ(FailureKindOf(token.status()), FailureKind::kTransient);
+  EXPECT_EQ(RetryAfterOf(token.status()), std::nullopt);
+}
+
+TEST_F(ProviderClientTest, OAuthRejectionsAndSignInPagesAreDefinitive) {
+  http_.AnswerJson(kTokenUrl, 400, R"({"error":"invalid_scope"})");
+  EXPECT_EQ(FailureKindOf(Fetch().status()), FailureKind::kDefinitive);
+
+  HttpResponse page;
+  page.status = 200;
+  page.headers = {{"content-type", "text/html"}};
+  page.body = "<html>Sign in</html>";
+  http_.Answer(kTokenUrl, page);
+  EXPECT_EQ(FailureKindOf(Fetch().status()), FailureKind::kDefinitive);
+}
+
+TEST_F(ProviderClientTest, ConnectionFailuresAreTransient) {
+  http_.Fail(kTokenUrl, absl::UnavailableError("connection refused"));
+
+  EXPECT_EQ(FailureKindOf(Fetch().status()), FailureKind::kTransient);
+}
+
+TEST_F(ProviderClientTest, DiscoveryIsFetchedAgainAfterItsTtl) {
+  client_.discovery_ttl = absl::Minutes(10);
+  ASSERT_TRUE(Fetch().ok());
+
+  clock_.Advance(absl::Minutes(9));
+  ASSERT_TRUE(Fetch().ok());
+  EXPECT_EQ(http_.RequestsTo(kDiscoveryUrl).size(), 1u);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_TRUE(Fetch().ok());
+  EXPECT_EQ(http_.RequestsTo(kDiscoveryUrl).size(), 2u);
+}
+
+TEST_F(ProviderClientTest, FailedRediscoveryKeepsTheLastGoodDocument) {
+  client_.discovery_ttl = absl::Minutes(10);
+  ASSERT_TRUE(Fetch().ok());
+  http_.Fail(kDiscoveryUrl, absl::UnavailableError("connection refused"));
+  clock_.Advance(absl::Minutes(11));
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  EXPECT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(provider_.TokenEndpointFor(client_), kTokenUrl);
+  EXPECT_THAT(log_.Lines(), Contains(HasSubstr("rediscovery_failed")));
+}
+
+TEST_F(ProviderClientTest, TokenEndpointAnswering404TriggersEarlyRediscovery) {
+  ASSERT_TRUE(Fetch().ok());
+  http_.AnswerJson(kTokenUrl, 404, "{}");
+  ASSERT_FALSE(Fetch().ok());
+  const std::string moved = "https://idp.example.test/v2/token";
+  http_.AnswerJson(
+      kDiscoveryUrl, 200,
+      absl::StrCat(R"({"issuer":")", kIssuer, R"(","token_endpoint":")", moved, R"("})"));
+  http_.AnswerJson(moved, 200, kTokenAnswer);
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  EXPECT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(http_.RequestsTo(kDiscoveryUrl).size(), 2u);
+  EXPECT_EQ(provider_.TokenEndpointFor(client_), moved);
 }
 
 // RFC 6749 2.3.1: id and secret are form-encoded before Basic encoding.
