@@ -103,8 +103,9 @@ int main(int argc, char** argv) {
   agentauth::ServerOptions options;
   options.version = AGENTAUTH_VERSION;
   absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
-      agentauth::AgentAuthServer::Start(*std::move(config), options,
-                                        {clock, logger, http, scheduler, random});
+      agentauth::AgentAuthServer::Start(
+          *std::move(config), options,
+          {clock, logger, http, scheduler, random, agentauth::SecretSources::Real()});
   if (!server.ok()) {
     logger.Error("server", "start_failed", {{"cause", std::string(server.status().message())}});
     return kExitStartError;

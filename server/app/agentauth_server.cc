@@ -13,11 +13,26 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
                                  const ServerDependencies& deps)
     : config_(std::move(config)),
       deps_(deps),
+      registry_(config_->clients),
       fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
       provider_(deps.http, deps.clock, deps.logger),
       cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger),
-      service_(config_, cache_, provider_, deps.clock, deps.logger,
-               ServerInfo{options.version, deps.clock.Now()}) {}
+      service_(config_, registry_, cache_, provider_, deps.clock, deps.logger,
+               ServerInfo{options.version, deps.clock.Now()}),
+      secret_watcher_(registry_, deps.secrets, deps.scheduler, deps.clock, deps.logger,
+                      config_->secret_check_interval,
+                      [this](const ClientConfig& old_client, const ClientConfig& new_client) {
+                        OnSecretRotated(old_client, new_client);
+                      }) {}
+
+void AgentAuthServer::OnSecretRotated(const ClientConfig& /*old_client*/,
+                                      const ClientConfig& new_client) {
+  // Tokens of the old secret are never served again, and a rejection of the old secret no
+  // longer holds callers back.
+  cache_.RetireOtherCredentials(new_client.name, new_client.credential_fingerprint);
+  cache_.ClearFailureWaits(new_client.name);
+  service_.PrewarmClient(registry_.Find(new_client.name));
+}
 
 absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
     Config config, const ServerOptions& options, const ServerDependencies& deps) {
@@ -51,6 +66,7 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
                     {"clients", absl::StrJoin(names, ",")},
                     {"prewarm", shared_config->prewarm ? "on" : "off"}});
   server->service_.Prewarm();
+  server->secret_watcher_.Start();
   return server;
 }
 

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "server/cache/token_cache.h"
+#include "server/clients/client_registry.h"
+#include "server/clients/secret_watcher.h"
 #include "server/common/clock.h"
 #include "server/common/executor.h"
 #include "server/common/logging.h"
@@ -34,6 +36,8 @@ struct ServerDependencies {
   // Plans background renewals and retries on `clock`.
   Scheduler& scheduler;
   Random& random;
+  // Re-reads secret files to notice rotations.
+  SecretSources secrets;
 };
 
 class AgentAuthServer {
@@ -51,6 +55,9 @@ class AgentAuthServer {
   // See TokenServiceImpl::Ready.
   bool Ready() const { return service_.Ready(); }
 
+  // Re-reads every secret file now instead of at the next check. Returns how many changed.
+  int CheckSecretsNow() { return secret_watcher_.CheckNow(); }
+
   // Stops accepting calls, cancels those still waiting after `grace`, and waits for provider
   // requests in flight. REQUIRES: the scheduler was shut down first, or plans no more work.
   // Idempotent.
@@ -60,12 +67,16 @@ class AgentAuthServer {
   AgentAuthServer(std::shared_ptr<const Config> config, const ServerOptions& options,
                   const ServerDependencies& deps);
 
+  void OnSecretRotated(const ClientConfig& old_client, const ClientConfig& new_client);
+
   std::shared_ptr<const Config> config_;
   const ServerDependencies deps_;
+  ClientRegistry registry_;
   ThreadPoolExecutor fetch_pool_;
   ProviderClient provider_;
   TokenCache cache_;
   TokenServiceImpl service_;
+  SecretWatcher secret_watcher_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;

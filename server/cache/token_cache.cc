@@ -36,6 +36,8 @@ struct TokenCache::Entry {
   absl::Duration client_min_validity ABSL_GUARDED_BY(mutex) = absl::Seconds(60);
   bool keep_warm ABSL_GUARDED_BY(mutex) = false;
   bool used_since_fetch ABSL_GUARDED_BY(mutex) = false;
+  // Removed from the cache (its credentials were replaced): nothing it fetches is handed out.
+  bool retired ABSL_GUARDED_BY(mutex) = false;
 
   absl::Time last_success ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
   absl::Status last_error ABSL_GUARDED_BY(mutex);
@@ -179,13 +181,18 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
   std::vector<Callback> waiters;
   bool first_token = false;
   bool recovered = false;
+  bool retired = false;
   uint32_t failures = 0;
   absl::Duration wait;
   {
     std::lock_guard<std::mutex> lock(entry->mutex);
     entry->fetch_in_flight = false;
     waiters.swap(entry->waiters);
-    if (fetched.ok()) {
+    retired = entry->retired;
+    if (retired) {
+      result = absl::UnavailableError(
+          "the client's credentials changed while its token was being fetched; ask again");
+    } else if (fetched.ok()) {
       auto token = std::make_shared<CachedToken>();
       token->access_token = std::move(fetched->access_token);
       token->scopes = std::move(fetched->scopes);
@@ -224,7 +231,9 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
     }
   }
 
-  if (result.ok()) {
+  if (retired) {
+    logger_.Info("cache", "retired_fetch_discarded", {{"client", key.client}});
+  } else if (result.ok()) {
     const std::string expires_in = Seconds((*result)->expires_at - now);
     const std::string fingerprint = Fingerprint((*result)->access_token);
     logger_.Log(first_token || recovered ? LogLevel::kInfo : LogLevel::kDebug, "cache",
@@ -271,6 +280,27 @@ void TokenCache::OnPlannedAttempt(const TokenKey& key, const std::weak_ptr<Entry
     return;
   }
   StartFetchLocked(key, entry);
+}
+
+void TokenCache::RetireOtherCredentials(const std::string& client,
+                                        const std::string& current_fingerprint) {
+  std::vector<std::shared_ptr<Entry>> retired;
+  {
+    std::unique_lock<std::shared_mutex> lock(entries_mutex_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->first.client == client && it->first.credential_fingerprint != current_fingerprint) {
+        retired.push_back(it->second);
+        entries_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const std::shared_ptr<Entry>& entry : retired) {
+    std::lock_guard<std::mutex> lock(entry->mutex);
+    entry->retired = true;
+    ++entry->plan;
+  }
 }
 
 void TokenCache::ClearFailureWaits(const std::string& client) {

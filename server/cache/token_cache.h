@@ -133,6 +133,11 @@ class TokenCache {
   // times of earlier failures: the configuration or the secret changed.
   void ClearFailureWaits(const std::string& client);
 
+  // Drops every key of `client` whose credential fingerprint is not `current_fingerprint`:
+  // their tokens were obtained with a secret that is no longer the client's. Callers waiting on
+  // a fetch of such a key get UNAVAILABLE and can ask again; no renewal of them happens.
+  void RetireOtherCredentials(const std::string& client, const std::string& current_fingerprint);
+
   // The state of `key`; a default snapshot if the key was never asked for.
   TokenEntrySnapshot Snapshot(const TokenKey& key) const;
 

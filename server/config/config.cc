@@ -354,10 +354,11 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
 
   std::string secret;
   if (file.value) {
-    absl::StatusOr<std::string> content = secrets.read_file(*file.value);
+    absl::StatusOr<std::string> content = ReadSecretFile(secrets, *file.value);
     if (!content.ok()) return PathError(file.path, content.status().message());
     secret = *std::move(content);
     out.secret_source = absl::StrCat("file ", *file.value);
+    out.secret_file = *file.value;
   } else {
     std::optional<std::string> value = secrets.get_env(*env.value);
     if (!value) {
@@ -365,13 +366,10 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
     }
     secret = *std::move(value);
     out.secret_source = absl::StrCat("environment variable ", *env.value);
-  }
-
-  // Secret files written with `echo` end in a newline that is not part of the secret.
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) {
-    return PathError(file.value ? file.path : env.path,
-                     absl::StrCat("the client secret from ", out.secret_source, " is empty"));
+    if (secret.empty()) {
+      return PathError(env.path,
+                       absl::StrCat("the client secret from ", out.secret_source, " is empty"));
+    }
   }
   out.client_secret = std::move(secret);
   return absl::OkStatus();
@@ -477,9 +475,7 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
     out.token_endpoint = *token_endpoint.value;
   }
 
-  out.credential_fingerprint =
-      Fingerprint(absl::StrCat(out.client_id, absl::string_view("\0", 1), out.client_secret,
-                               absl::string_view("\0", 1), AuthMethodName(out.auth_method)));
+  out.credential_fingerprint = CredentialFingerprint(out);
   return out;
 }
 
@@ -539,6 +535,27 @@ SecretSources SecretSources::Real() {
   return sources;
 }
 
+absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const std::string& path) {
+  absl::StatusOr<std::string> secret = sources.read_file(path);
+  if (!secret.ok()) return absl::InvalidArgumentError(secret.status().message());
+
+  // Secret files written with `echo` end in a newline that is not part of the secret.
+  while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+    secret->pop_back();
+  }
+  if (secret->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the client secret from file ", path, " is empty"));
+  }
+  return secret;
+}
+
+std::string CredentialFingerprint(const ClientConfig& client) {
+  const absl::string_view separator("\0", 1);
+  return Fingerprint(absl::StrCat(client.client_id, separator, client.client_secret, separator,
+                                  AuthMethodName(client.auth_method)));
+}
+
 std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes) {
   std::set<std::string, std::less<>> unique;
   for (const std::string& entry : scopes) {
@@ -564,8 +581,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", detail));
   }
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(root, ""));
-  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(
-      root, "", {"listen", "prewarm", "max_concurrent_fetches", "defaults", "clients"}));
+  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(root, "",
+                                              {"listen", "prewarm", "max_concurrent_fetches",
+                                               "secret_check_interval", "defaults", "clients"}));
 
   Config config;
   Located<std::string> listen;
@@ -576,6 +594,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
   Located<bool> prewarm;
   AGENTAUTH_RETURN_IF_ERROR(ReadBool(root, "", "prewarm", prewarm));
   config.prewarm = prewarm.value.value_or(config.prewarm);
+  Located<absl::Duration> secret_check;
+  AGENTAUTH_RETURN_IF_ERROR(ReadDuration(root, "", "secret_check_interval", absl::Seconds(1),
+                                         absl::Hours(1), secret_check));
+  config.secret_check_interval = secret_check.value.value_or(config.secret_check_interval);
   Located<double> fetches;
   AGENTAUTH_RETURN_IF_ERROR(ReadNumber(root, "", "max_concurrent_fetches", 1, 1024, fetches));
   if (fetches.value) {

@@ -50,6 +50,8 @@ struct ClientConfig {
   std::string client_secret;
   // Where the secret came from ("file /run/secrets/x" or "environment variable X"), for messages.
   std::string secret_source;
+  // The file the secret is read from, re-read when it changes; empty for an environment variable.
+  std::string secret_file;
   // Identifies id, secret and method together: a rotated secret gets new cache entries, so a
   // token obtained with the old one is never served for the new one.
   std::string credential_fingerprint;
@@ -79,6 +81,8 @@ struct Config {
   bool prewarm = true;
   // Provider requests that may run at once, across all clients.
   int max_concurrent_fetches = 8;
+  // How often secret files are re-read to notice a rotation.
+  absl::Duration secret_check_interval = absl::Seconds(10);
   std::vector<ClientConfig> clients;
 
   // The client named `name`, or nullptr.
@@ -102,6 +106,13 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
 
 // Reads the file at `path` and parses it as ParseConfig does; the message names the file.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path, const SecretSources& secrets);
+
+// The secret in file `path`: its content without trailing newlines. INVALID_ARGUMENT when it
+// cannot be read or is empty; the message names the file, never its content.
+absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const std::string& path);
+
+// Identifies client_id, secret and authentication method together (a one-way fingerprint).
+std::string CredentialFingerprint(const ClientConfig& client);
 
 // Every scope in `scopes`, each entry split on whitespace, without empties or duplicates, sorted.
 std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes);

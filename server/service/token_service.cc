@@ -91,10 +91,11 @@ TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>
   return TokenKey{client.name, absl::StrJoin(scopes, " "), audience, client.credential_fingerprint};
 }
 
-TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
-                                   ProviderClient& provider, const Clock& clock, Logger& logger,
-                                   ServerInfo info)
+TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
+                                   TokenCache& cache, ProviderClient& provider, const Clock& clock,
+                                   Logger& logger, ServerInfo info)
     : config_(std::move(config)),
+      registry_(registry),
       cache_(cache),
       provider_(provider),
       clock_(clock),
@@ -110,7 +111,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
     call->TryFinish(ToGrpcStatus(shape));
     return reactor;
   }
-  const ClientConfig* client = config_->FindClient(request->client());
+  const std::shared_ptr<const ClientConfig> client = registry_.Find(request->client());
   if (client == nullptr) {
     call->TryFinish(ToGrpcStatus(absl::NotFoundError(
         absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128),
@@ -126,7 +127,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
   TokenQuery query = QueryFor(*client, valid->scopes, valid->audience);
   query.min_validity = valid->min_validity;
   query.force_refresh = valid->force_refresh;
-  TokenCache::FetchFunction fetch = FetchFor(*client, valid->scopes, valid->audience);
+  TokenCache::FetchFunction fetch = FetchFor(client, valid->scopes, valid->audience);
 
   auto done = [call = call, response,
                name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
@@ -154,11 +155,12 @@ TokenQuery TokenServiceImpl::QueryFor(const ClientConfig& client,
   return query;
 }
 
-TokenCache::FetchFunction TokenServiceImpl::FetchFor(const ClientConfig& client,
+TokenCache::FetchFunction TokenServiceImpl::FetchFor(std::shared_ptr<const ClientConfig> client,
                                                      std::vector<std::string> scopes,
                                                      std::string audience) const {
-  // The fetch holds the config, so the client it points into outlives it.
-  return [config = config_, client = &client, provider = &provider_, scopes = std::move(scopes),
+  // The fetch holds the client version it was made for: a rotated secret is used only by
+  // fetches made after the rotation.
+  return [client = std::move(client), provider = &provider_, scopes = std::move(scopes),
           audience = std::move(audience)]() -> absl::StatusOr<FetchedToken> {
     absl::StatusOr<ParsedToken> token = provider->FetchToken(*client, scopes, audience);
     if (!token.ok()) return token.status();
@@ -168,16 +170,18 @@ TokenCache::FetchFunction TokenServiceImpl::FetchFor(const ClientConfig& client,
 }
 
 void TokenServiceImpl::Prewarm() {
+  for (const auto& client : registry_.All()) PrewarmClient(client);
+}
+
+void TokenServiceImpl::PrewarmClient(const std::shared_ptr<const ClientConfig>& client) {
   if (!config_->prewarm) return;
-  for (const ClientConfig& client : config_->clients) {
-    cache_.Warm(QueryFor(client, client.scopes, ""), FetchFor(client, client.scopes, ""));
-  }
+  cache_.Warm(QueryFor(*client, client->scopes, ""), FetchFor(client, client->scopes, ""));
 }
 
 bool TokenServiceImpl::Ready() const {
   if (!config_->prewarm) return true;
-  for (const ClientConfig& client : config_->clients) {
-    const TokenEntrySnapshot snapshot = cache_.Snapshot(MakeTokenKey(client, client.scopes, ""));
+  for (const auto& client : registry_.All()) {
+    const TokenEntrySnapshot snapshot = cache_.Snapshot(MakeTokenKey(*client, client->scopes, ""));
     if (snapshot.token == nullptr && !snapshot.last_error_definitive) return false;
   }
   return true;
@@ -222,7 +226,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContex
   const absl::Time now = clock_.Now();
 
   if (!request->client().empty()) {
-    const ClientConfig* client = config_->FindClient(request->client());
+    const std::shared_ptr<const ClientConfig> client = registry_.Find(request->client());
     if (client == nullptr) {
       reactor->Finish(ToGrpcStatus(absl::NotFoundError(
           absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
@@ -230,8 +234,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContex
     }
     *response->add_clients() = StatusOf(*client, now);
   } else {
-    for (const ClientConfig& client : config_->clients)
-      *response->add_clients() = StatusOf(client, now);
+    for (const auto& client : registry_.All()) *response->add_clients() = StatusOf(*client, now);
   }
   response->set_ready(Ready());
   response->set_server_version(info_.version);

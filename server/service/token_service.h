@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "agentauth/v1/token_service.grpc.pb.h"
 #include "server/cache/token_cache.h"
+#include "server/clients/client_registry.h"
 #include "server/common/clock.h"
 #include "server/common/logging.h"
 #include "server/config/config.h"
@@ -26,8 +27,11 @@ struct ServerInfo {
 // Thread-safe. Borrows everything it is given, which must outlive it.
 class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackService {
  public:
-  TokenServiceImpl(std::shared_ptr<const Config> config, TokenCache& cache,
-                   ProviderClient& provider, const Clock& clock, Logger& logger, ServerInfo info);
+  // `config` gives the server-wide settings; the clients come from `registry`, which may
+  // replace a client while serving.
+  TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
+                   TokenCache& cache, ProviderClient& provider, const Clock& clock,
+                   Logger& logger, ServerInfo info);
 
   grpc::ServerUnaryReactor* GetAccessToken(
       grpc::CallbackServerContext* context, const agentauth::v1::GetAccessTokenRequest* request,
@@ -40,6 +44,7 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   // Starts fetching every client's primary token (its configured scopes, no audience) in the
   // background, when the config asks for prewarming.
   void Prewarm();
+  void PrewarmClient(const std::shared_ptr<const ClientConfig>& client);
 
   // Start-up is complete: with prewarming, every client has a token or has definitively failed.
   bool Ready() const;
@@ -48,10 +53,11 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   agentauth::v1::ClientStatus StatusOf(const ClientConfig& client, absl::Time now) const;
   TokenQuery QueryFor(const ClientConfig& client, const std::vector<std::string>& scopes,
                       const std::string& audience) const;
-  TokenCache::FetchFunction FetchFor(const ClientConfig& client, std::vector<std::string> scopes,
-                                     std::string audience) const;
+  TokenCache::FetchFunction FetchFor(std::shared_ptr<const ClientConfig> client,
+                                     std::vector<std::string> scopes, std::string audience) const;
 
   const std::shared_ptr<const Config> config_;
+  ClientRegistry& registry_;
   TokenCache& cache_;
   ProviderClient& provider_;
   const Clock& clock_;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -125,7 +126,8 @@ class ServiceIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status();
 
     absl::StatusOr<std::unique_ptr<AgentAuthServer>> server = AgentAuthServer::Start(
-        *std::move(config), ServerOptions{}, {clock_, logger_, http_, scheduler_, random_});
+        *std::move(config), ServerOptions{},
+        {clock_, logger_, http_, scheduler_, random_, SecretSources::Real()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     client_ = std::make_unique<Client>(server_->address());
@@ -374,6 +376,53 @@ TEST_F(ServiceIntegrationTest, ClientSecretPostAndReservedCharactersWork) {
   ASSERT_TRUE(post.ok()) << post.status();
   ASSERT_TRUE(reserved.ok()) << reserved.status();
   EXPECT_EQ(JwtClaims(reserved->access_token())["client_id"], "agent:with+reserved");
+}
+
+// Kubernetes updates a mounted Secret by pointing the ..data symlink at a new directory.
+void SwapSecretLikeKubernetes(const std::string& dir, const std::string& secret) {
+  static int version = 0;
+  const std::string target = absl::StrCat(dir, "/..v", ++version);
+  mkdir(target.c_str(), 0700);
+  std::ofstream(target + "/secret") << secret << "\n";
+  const std::string temporary = dir + "/..data_tmp";
+  symlink(target.c_str(), temporary.c_str());
+  rename(temporary.c_str(), (dir + "/..data").c_str());
+}
+
+TEST_F(ServiceIntegrationTest, RotatedSecretIsUsedAtOnceEvenAfterARejection) {
+  const std::string dir = secrets_dir_ + "/mounted";
+  mkdir(dir.c_str(), 0700);
+  SwapSecretLikeKubernetes(dir, "wrong-secret");
+  symlink("..data/secret", (dir + "/secret").c_str());
+  secrets_.push_back("wrong-secret");
+  secrets_.push_back(testing::kBasicClientSecret);
+  StartServer({absl::StrCat(R"({"name": "reports", "client_id": "demo-agent",
+                               "client_secret_file": ")",
+                            dir, R"(/secret"})")});
+  absl::StatusOr<GetAccessTokenResponse> rejected = Token("reports");
+
+  SwapSecretLikeKubernetes(dir, testing::kBasicClientSecret);
+  scheduler_.Advance(absl::Seconds(10));
+  absl::StatusOr<GetAccessTokenResponse> accepted = Token("reports");
+
+  EXPECT_EQ(rejected.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(accepted.ok()) << accepted.status() << " (the negative cache must not hold it)";
+}
+
+TEST_F(ServiceIntegrationTest, TokenOfTheOldSecretIsNotServedAfterRotation) {
+  const std::string file = SecretFile("reports", testing::kBasicClientSecret);
+  StartServer({absl::StrCat(R"({"name": "reports", "client_id": "demo-agent",
+                               "client_secret_file": ")",
+                            file, R"("})")});
+  ASSERT_TRUE(Token("reports").ok());
+
+  std::ofstream(file) << "revoked-secret\n";
+  secrets_.push_back("revoked-secret");
+  EXPECT_EQ(server_->CheckSecretsNow(), 1);
+  absl::StatusOr<GetAccessTokenResponse> after = Token("reports");
+
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition)
+      << "the cached token of the old secret must not be handed out";
 }
 
 TEST_F(ServiceIntegrationTest, UnknownClientIsNotFound) {

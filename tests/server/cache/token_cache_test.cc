@@ -493,6 +493,23 @@ TEST_F(TokenLifecycleTest, ClearingFailureWaitsLetsTheNextCallReachTheProvider) 
   EXPECT_EQ(after_reload.token(), "tok-2");
 }
 
+TEST_F(TokenLifecycleTest, RetiredCredentialsAreDroppedAndTheirFetchIsNotHandedOut) {
+  TokenQuery old_secret = Query();
+  old_secret.keep_warm = true;
+  GetNow(old_secret);
+  Outcome waiting;
+  cache_.Get(Query(absl::Seconds(60), /*force=*/true), provider_.Fetch(), waiting.Callback());
+
+  cache_.RetireOtherCredentials("reports", "fp2");
+  executor_.RunAll();
+  Advance(absl::Hours(2));
+
+  EXPECT_EQ(waiting.result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(waiting.result.status().message()), HasSubstr("credentials changed"));
+  EXPECT_EQ(cache_.Snapshot(old_secret.key).token, nullptr) << "the old key is gone";
+  EXPECT_EQ(provider_.calls(), 2) << "no renewal of a retired key";
+}
+
 TEST_F(TokenLifecycleTest, WarmDoesNotFetchWhatIsAlreadyFresh) {
   GetNow(Query());
 
