@@ -37,7 +37,10 @@ bool InstallSignalHandlers() {
   struct sigaction action = {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
-  return sigaction(SIGTERM, &action, nullptr) == 0 && sigaction(SIGINT, &action, nullptr) == 0;
+  // A log reader that goes away must not kill the daemon with SIGPIPE: writes then fail instead.
+  signal(SIGPIPE, SIG_IGN);
+  return sigaction(SIGTERM, &action, nullptr) == 0 && sigaction(SIGINT, &action, nullptr) == 0 &&
+         sigaction(SIGHUP, &action, nullptr) == 0;
 }
 
 int WaitForStopSignal() {
@@ -111,7 +114,16 @@ int main(int argc, char** argv) {
     return kExitStartError;
   }
 
-  const int signal_number = WaitForStopSignal();
+  int signal_number = WaitForStopSignal();
+  while (signal_number == SIGHUP) {
+    // TODO(reload): reload the config on SIGHUP (the observability issue); until then a HUP must
+    // not kill the daemon the way the default action would.
+    logger.Warning("server", "reload_not_supported",
+                   {{"action",
+                     "ignored SIGHUP; secret files are re-read on their own, restart "
+                     "to change the config"}});
+    signal_number = WaitForStopSignal();
+  }
   logger.Info("server", "stopping", {{"reason", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   scheduler.Shutdown();
   (*server)->Shutdown(absl::Seconds(10));

@@ -163,6 +163,9 @@ async function main() {
 
   process.stdout.write(`${JSON.stringify({ event: 'listening', issuer, port })}\n`);
   const stop = () => server.close(() => process.exit(0));
+  // A test that crashes cannot stop its provider; a provider whose parent is gone stops itself.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,14 +1,20 @@
 #include "server/common/clock.h"
 
-#include <chrono>
+#include <time.h>
 
 namespace agentauth {
+namespace {
 
-MonotonicClock::MonotonicClock()
-    : wall_at_start_(absl::Now()), steady_at_start_(std::chrono::steady_clock::now()) {}
-
-absl::Time MonotonicClock::Now() const {
-  return wall_at_start_ + absl::FromChrono(std::chrono::steady_clock::now() - steady_at_start_);
+absl::Duration SinceBoot() {
+  timespec now = {};
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  return absl::DurationFromTimespec(now);
 }
+
+}  // namespace
+
+MonotonicClock::MonotonicClock() : wall_at_start_(absl::Now()), boot_at_start_(SinceBoot()) {}
+
+absl::Time MonotonicClock::Now() const { return wall_at_start_ + (SinceBoot() - boot_at_start_); }
 
 }  // namespace agentauth

@@ -16,8 +16,9 @@ class Clock {
 };
 
 // Wall-clock time that never jumps: the wall time read once at construction plus the time
-// elapsed on the monotonic clock since. A token's expiry is computed from this, so a step of the
-// system clock (NTP, a VM resuming) cannot make a cached token look fresh or expired.
+// elapsed since on CLOCK_BOOTTIME, which (unlike CLOCK_MONOTONIC) keeps counting while the
+// machine is suspended. A token's expiry is computed from this, so neither a step of the system
+// clock (NTP) nor a suspended VM can make a cached token look fresher than it is.
 class MonotonicClock final : public Clock {
  public:
   MonotonicClock();
@@ -25,7 +26,7 @@ class MonotonicClock final : public Clock {
 
  private:
   absl::Time wall_at_start_;
-  std::chrono::steady_clock::time_point steady_at_start_;
+  absl::Duration boot_at_start_;
 };
 
 }  // namespace agentauth

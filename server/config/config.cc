@@ -1,5 +1,7 @@
 #include "server/config/config.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +27,12 @@ using Json = nlohmann::json;
 
 constexpr absl::string_view kDefaultAuthority = "https://ims.bentley.com";
 
+// Every ASCII whitespace character: a scope list split on fewer lets "openid\r" through.
+constexpr char kScopeSeparators[] = " \t\r\n\v\f";
+
+// Larger files are not configs, secrets or CA bundles: /dev/zero must not exhaust memory.
+constexpr std::streamsize kMaxFileBytes = 4 << 20;
+
 // The iTwin.js agent client refuses these: they describe a signed-in user, which an agent is not.
 const std::set<std::string, std::less<>> kUserScopes = {"openid", "email", "profile",
                                                         "organization"};
@@ -48,6 +56,15 @@ absl::string_view TypeName(const Json& value) {
   if (value.is_array()) return "an array";
   if (value.is_object()) return "an object";
   return "null";
+}
+
+// A value as a message may quote it: scalars shortly, containers by their kind only (dumping a
+// deeply nested array recurses without bound).
+std::string ShortValue(const Json& value) {
+  if (value.is_structured()) return std::string(TypeName(value));
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 64) text = text.substr(0, 64) + "...";
+  return text;
 }
 
 absl::Status RequireObject(const Json& value, absl::string_view path) {
@@ -136,8 +153,8 @@ absl::Status ReadNumber(const Json& object, absl::string_view path, absl::string
   }
   const double value = found->get<double>();
   if (value < min || value > max) {
-    return PathError(out.path,
-                     absl::StrCat(found->dump(), " is out of range; expected ", min, " to ", max));
+    return PathError(out.path, absl::StrCat(ShortValue(*found), " is out of range; expected ", min,
+                                            " to ", max));
   }
   out.value = value;
   return absl::OkStatus();
@@ -150,7 +167,7 @@ absl::Status ReadSize(const Json& object, absl::string_view path, absl::string_v
   out.path = Child(path, key);
   if (!found->is_number_unsigned()) {
     return PathError(out.path,
-                     absl::StrCat("expected a whole number of bytes, got ", found->dump()));
+                     absl::StrCat("expected a whole number of bytes, got ", ShortValue(*found)));
   }
   const auto bytes = found->get<uint64_t>();
   if (bytes < min || bytes > max) {
@@ -207,7 +224,7 @@ absl::Status ReadRetry(const Json& object, absl::string_view path, SharedSetting
         attempts->get<uint64_t>() > 1000) {
       return PathError(
           out.retry_max_attempts.path,
-          absl::StrCat("expected a whole number from 1 to 1000, got ", attempts->dump()));
+          absl::StrCat("expected a whole number from 1 to 1000, got ", ShortValue(*attempts)));
     }
     out.retry_max_attempts.value = attempts->get<uint64_t>();
   }
@@ -328,8 +345,9 @@ absl::Status ReadScopes(const Json& client, absl::string_view path, const std::s
 
   for (const auto& [value, entry_path] : entries) {
     for (absl::string_view scope :
-         absl::StrSplit(value, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
-      if (kUserScopes.contains(scope)) {
+         absl::StrSplit(value, absl::ByAnyChar(kScopeSeparators), absl::SkipEmpty())) {
+      // Scopes are case-sensitive, but "OpenID" is a mistake, not a different scope.
+      if (kUserScopes.contains(absl::AsciiStrToLower(scope))) {
         return PathError(entry_path,
                          absl::StrCat("client \"", name, "\" may not ask for scope \"", scope,
                                       "\": openid, email, profile and organization describe a "
@@ -360,6 +378,17 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
     out.secret_source = absl::StrCat("file ", *file.value);
     out.secret_file = *file.value;
   } else {
+    // A secret pasted here by mistake must not be repeated in the error message.
+    const bool valid_name = !env.value->empty() &&
+                            !absl::ascii_isdigit(static_cast<unsigned char>((*env.value)[0])) &&
+                            std::all_of(env.value->begin(), env.value->end(), [](char c) {
+                              return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+                            });
+    if (!valid_name) {
+      return PathError(env.path,
+                       "not a valid environment variable name (letters, digits and "
+                       "'_', not starting with a digit)");
+    }
     std::optional<std::string> value = secrets.get_env(*env.value);
     if (!value) {
       return PathError(env.path, absl::StrCat("environment variable ", *env.value, " is not set"));
@@ -486,8 +515,12 @@ absl::Status CheckListen(const Located<std::string>& listen) {
 
   const size_t colon = address.rfind(':');
   int port = -1;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+  const std::string port_text = colon == std::string::npos ? "" : address.substr(colon + 1);
+  const bool all_digits = !port_text.empty() && port_text.size() <= 5 &&
+                          std::all_of(port_text.begin(), port_text.end(), [](char c) {
+                            return absl::ascii_isdigit(static_cast<unsigned char>(c));
+                          });
+  if (colon == 0 || !all_digits || !absl::SimpleAtoi(port_text, &port) || port > 65535) {
     return PathError(listen.path, absl::StrCat("\"", address, "\" is not an address such as ",
                                                "\"127.0.0.1:50051\" or \"unix:/run/a.sock\""));
   }
@@ -518,14 +551,32 @@ const ClientConfig* Config::FindClient(absl::string_view name) const {
 SecretSources SecretSources::Real() {
   SecretSources sources;
   sources.read_file = [](const std::string& path) -> absl::StatusOr<std::string> {
+    // Only regular files: a FIFO would block start-up forever, a device never end.
+    struct stat info = {};
+    if (stat(path.c_str(), &info) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
+    }
+    if (!S_ISREG(info.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" is not a regular file"));
+    }
+    if (info.st_size > kMaxFileBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", path, "\" is larger than ", kMaxFileBytes, " bytes"));
+    }
     std::ifstream file(path, std::ios::binary);
     if (!file) {
       return absl::NotFoundError(
           absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
     }
-    std::ostringstream content;
-    content << file.rdbuf();
-    return content.str();
+    std::string content(static_cast<size_t>(kMaxFileBytes) + 1, '\0');
+    file.read(content.data(), kMaxFileBytes + 1);
+    content.resize(static_cast<size_t>(file.gcount()));
+    if (content.size() > static_cast<size_t>(kMaxFileBytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", path, "\" is larger than ", kMaxFileBytes, " bytes"));
+    }
+    return content;
   };
   sources.get_env = [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
@@ -543,7 +594,8 @@ absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const s
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
     secret->pop_back();
   }
-  if (secret->empty()) {
+  if (std::all_of(secret->begin(), secret->end(),
+                  [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); })) {
     return absl::InvalidArgumentError(
         absl::StrCat("the client secret from file ", path, " is empty"));
   }
@@ -560,7 +612,7 @@ std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes)
   std::set<std::string, std::less<>> unique;
   for (const std::string& entry : scopes) {
     for (absl::string_view scope :
-         absl::StrSplit(entry, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty())) {
+         absl::StrSplit(entry, absl::ByAnyChar(kScopeSeparators), absl::SkipEmpty())) {
       unique.emplace(scope);
     }
   }

@@ -19,7 +19,10 @@ std::optional<absl::Time> JwtExpiry(absl::string_view token) {
   if (!claims.is_object()) return std::nullopt;
   const auto exp = claims.find("exp");
   if (exp == claims.end() || !exp->is_number()) return std::nullopt;
-  return absl::FromUnixSeconds(static_cast<int64_t>(exp->get<double>()));
+  // Casting an out-of-range double to an integer is undefined; no real exp is beyond year 9999.
+  const double seconds = exp->get<double>();
+  if (!(seconds > -253402300800.0 && seconds < 253402300800.0)) return std::nullopt;
+  return absl::FromUnixSeconds(static_cast<int64_t>(seconds));
 }
 
 }  // namespace agentauth

@@ -111,11 +111,13 @@ absl::Status ReadAccessToken(const Json& object, ParsedToken& out) {
   }
   out.access_token = found->get<std::string>();
 
-  // The token goes into "Bearer <token>" headers; a control character or space would split one.
+  // The token goes into "Bearer <token>" headers (RFC 6750 b64token: visible ASCII); a space
+  // or control character would split one, other bytes break callers' HTTP stacks.
   for (unsigned char c : out.access_token) {
-    if (c <= ' ' || c == 0x7f) {
+    if (c <= ' ' || c >= 0x7f) {
       out.access_token.clear();
-      return absl::InvalidArgumentError("the access_token contains spaces or control characters");
+      return absl::InvalidArgumentError(
+          "the access_token contains spaces, control characters or non-ASCII bytes");
     }
   }
   return absl::OkStatus();
@@ -132,6 +134,17 @@ absl::StatusOr<ParsedToken> ParseTokenResponse(absl::string_view body,
   if (absl::Status status = ReadAccessToken(object, out); !status.ok()) return status;
   if (absl::Status status = CheckTokenType(object, out); !status.ok()) return status;
   out.lifetime = Lifetime(object, options, out);
+
+  // A JWT that says it has expired is dead whatever the lifetime fields claim: serving it would
+  // only move the failure to the API the caller presents it to.
+  if (std::optional<absl::Time> exp = JwtExpiry(out.access_token);
+      exp.has_value() && *exp <= options.received_at) {
+    out.access_token.clear();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the token expired before it was received (its exp claim is ",
+        absl::FormatDuration(absl::Trunc(options.received_at - *exp, absl::Seconds(1))),
+        " in the past; check the provider's clock)"));
+  }
 
   if (const auto scope = object.find("scope"); scope != object.end() && scope->is_string()) {
     out.scopes = NormalizeScopes({scope->get<std::string>()});

@@ -30,8 +30,8 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   // `config` gives the server-wide settings; the clients come from `registry`, which may
   // replace a client while serving.
   TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
-                   TokenCache& cache, ProviderClient& provider, const Clock& clock,
-                   Logger& logger, ServerInfo info);
+                   TokenCache& cache, ProviderClient& provider, const Clock& clock, Logger& logger,
+                   ServerInfo info);
 
   grpc::ServerUnaryReactor* GetAccessToken(
       grpc::CallbackServerContext* context, const agentauth::v1::GetAccessTokenRequest* request,

@@ -283,7 +283,9 @@ TEST_F(ServiceIntegrationTest, ExpiredTokenIsFetchedAgainOnce) {
   const int requests_before = ProviderRequests();
 
   absl::StatusOr<GetAccessTokenResponse> first = Token("reports");
-  clock_.Advance(absl::Hours(1));
+  // Less than min_validity (60 s) left. Not past the hour: the provider's next JWT would then
+  // carry an exp behind this fake clock and be rejected as already expired.
+  clock_.Advance(absl::Seconds(3600 - 59));
   absl::StatusOr<GetAccessTokenResponse> second = Token("reports");
   absl::StatusOr<GetAccessTokenResponse> third = Token("reports");
 

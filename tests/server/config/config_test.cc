@@ -199,6 +199,20 @@ INSTANTIATE_TEST_SUITE_P(
                       "clients[0].scopes[1]: client \"reports\" may not ask for scope "
                       "\"email\": openid, email, profile and organization describe a "
                       "signed-in user, which an agent is not"},
+        RejectionCase{"UserScopeHiddenByCarriageReturn", R"(, "scopes": ["a", "openid\r"])", "",
+                      "clients[0].scopes[1]: client \"reports\" may not ask for scope "
+                      "\"openid\": openid, email, profile and organization describe a "
+                      "signed-in user, which an agent is not"},
+        RejectionCase{"UserScopeInOtherCase", R"(, "scopes": "EMAIL")", "",
+                      "clients[0].scopes: client \"reports\" may not ask for scope "
+                      "\"EMAIL\": openid, email, profile and organization describe a "
+                      "signed-in user, which an agent is not"},
+        RejectionCase{"SignedPort", "", R"("listen": "127.0.0.1:+50062",)",
+                      "listen: \"127.0.0.1:+50062\" is not an address such as "
+                      "\"127.0.0.1:50051\" or \"unix:/run/a.sock\""},
+        RejectionCase{"SizeAsDeepArray", R"(, "http": {"max_response_bytes": [[[[1]]]]})", "",
+                      "clients[0].http.max_response_bytes: expected a whole number of bytes, got "
+                      "an array"},
         RejectionCase{"ScopeNotAString", R"(, "scopes": ["a", 7])", "",
                       "clients[0].scopes[1]: expected a string, got a number"},
         RejectionCase{"UnknownClientKey", R"(, "min_valdity": "60s")", "",
@@ -285,6 +299,24 @@ TEST_F(ConfigTest, EmptySecretIsRejected) {
               "empty");
 }
 
+TEST_F(ConfigTest, WhitespaceOnlySecretIsRejected) {
+  files_["/secrets/blank"] = " \t \r\n";
+
+  ExpectError(ParseConfig(R"({"clients": [{"name": "r", "client_id": "id",
+                             "client_secret_file": "/secrets/blank"}]})",
+                          sources_),
+              "clients[0].client_secret_file: the client secret from file /secrets/blank is "
+              "empty");
+}
+
+TEST_F(ConfigTest, SecretPastedAsVariableNameIsNotRepeated) {
+  ExpectError(ParseConfig(R"({"clients": [{"name": "r", "client_id": "id",
+                             "client_secret_env": "my-Real-Secret-123"}]})",
+                          sources_),
+              "clients[0].client_secret_env: not a valid environment variable name (letters, "
+              "digits and '_', not starting with a digit)");
+}
+
 TEST_F(ConfigTest, UnsetSecretVariableIsRejected) {
   ExpectError(ParseConfig(R"({"clients": [{"name": "r", "client_id": "id",
                              "client_secret_env": "NOT_SET"}]})",
@@ -345,6 +377,23 @@ TEST_F(ConfigTest, SecretNeverAppearsInAnError) {
 
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()), ::testing::Not(HasSubstr("TOPSECRET-VALUE")));
+}
+
+}  // namespace
+}  // namespace agentauth
+
+namespace agentauth {
+namespace {
+
+TEST(RealSecretSourcesTest, DevicesAndMissingFilesAreRefusedWithoutReadingThem) {
+  const SecretSources sources = SecretSources::Real();
+
+  EXPECT_EQ(sources.read_file("/dev/zero").status().message(),
+            "\"/dev/zero\" is not a regular file");
+  EXPECT_EQ(sources.read_file("/nonexistent/secret").status().message(),
+            "cannot read \"/nonexistent/secret\": No such file or directory");
+  EXPECT_EQ(LoadConfigFile("/dev/zero", sources).status().message(),
+            "config: \"/dev/zero\" is not a regular file");
 }
 
 }  // namespace

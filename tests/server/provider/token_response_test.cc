@@ -151,6 +151,19 @@ TEST(TokenResponseTest, JwtExpIsUsedWhenNoLifetimeIsStated) {
   EXPECT_THAT(token->warnings, IsEmpty());
 }
 
+TEST(TokenResponseTest, JwtThatHasAlreadyExpiredIsRejected) {
+  const std::string body =
+      absl::StrCat(R"({"token_type":"Bearer","expires_in":3600,)", R"("access_token":")",
+                   JwtWithExp(1'800'000'000 - 100), R"("})");
+
+  absl::StatusOr<ParsedToken> token = ParseTokenResponse(body, Options());
+
+  ASSERT_FALSE(token.ok());
+  EXPECT_EQ(token.status().message(),
+            "the token expired before it was received (its exp claim is 1m40s in the past; "
+            "check the provider's clock)");
+}
+
 TEST(TokenResponseTest, GrantedScopesAreNormalized) {
   absl::StatusOr<ParsedToken> token = ParseTokenResponse(
       R"({"access_token":"tok-1","token_type":"Bearer","expires_in":60,"scope":"b  a"})",
@@ -205,7 +218,9 @@ INSTANTIATE_TEST_SUITE_P(
         RejectedCase{"AccessTokenNotAString", R"({"access_token":5})",
                      "the answer has no access_token"},
         RejectedCase{"AccessTokenWithNewline", R"({"access_token":"tok-1\nX-Evil: 1"})",
-                     "the access_token contains spaces or control characters"}),
+                     "the access_token contains spaces, control characters or non-ASCII bytes"},
+        RejectedCase{"AccessTokenNotAscii", R"({"access_token":"tok-1\u00e9"})",
+                     "the access_token contains spaces, control characters or non-ASCII bytes"}),
     [](const ::testing::TestParamInfo<RejectedCase>& param_info) { return param_info.param.name; });
 
 TEST(OAuthErrorTest, ErrorAndDescriptionAreRead) {
