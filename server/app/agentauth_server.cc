@@ -49,7 +49,10 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
       registry_(config_->clients),
       fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
       provider_(deps.http, deps.clock, deps.logger),
-      cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger),
+      // A quarter of the pool per client: a client whose provider hangs keeps at most that many
+      // threads, and the others keep the rest.
+      cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger,
+             std::max<size_t>(1, static_cast<size_t>(config_->max_concurrent_fetches) / 4)),
       service_(config_, registry_, cache_, provider_, deps.clock, deps.logger,
                ServerInfo{options.version, deps.clock.Now()}),
       secret_watcher_(registry_, deps.secrets, deps.scheduler, deps.clock, deps.logger,

@@ -64,8 +64,13 @@ struct TokenCache::Entry {
 };
 
 TokenCache::TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
-                       Logger& logger)
-    : clock_(clock), executor_(executor), scheduler_(scheduler), random_(random), logger_(logger) {}
+                       Logger& logger, size_t max_fetches_per_client)
+    : clock_(clock),
+      executor_(executor),
+      scheduler_(scheduler),
+      random_(random),
+      logger_(logger),
+      max_fetches_per_client_(max_fetches_per_client) {}
 
 bool TokenCache::IsFreshEnough(const CachedToken& token, absl::Duration min_validity,
                                absl::Time now) {
@@ -136,7 +141,37 @@ void TokenCache::Warm(const TokenQuery& query, FetchFunction fetch) {
 void TokenCache::StartFetchLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry) {
   entry->fetch_in_flight = true;
   entry->fetches.fetch_add(1, std::memory_order_relaxed);
-  executor_.Schedule([this, key, entry] { RunFetch(key, entry); });
+  Dispatch(key.client, [this, key, entry] { RunFetch(key, entry); });
+}
+
+void TokenCache::Dispatch(const std::string& client, std::function<void()> fetch) {
+  {
+    std::lock_guard<std::mutex> lock(fetches_mutex_);
+    ClientFetches& fetches = fetches_by_client_[client];
+    if (fetches.running >= max_fetches_per_client_) {
+      fetches.waiting.push_back(std::move(fetch));
+      return;
+    }
+    ++fetches.running;
+  }
+  executor_.Schedule([this, client, fetch = std::move(fetch)] { RunAndRelease(client, fetch); });
+}
+
+void TokenCache::RunAndRelease(const std::string& client, const std::function<void()>& fetch) {
+  fetch();
+
+  std::function<void()> next;
+  {
+    std::lock_guard<std::mutex> lock(fetches_mutex_);
+    ClientFetches& fetches = fetches_by_client_[client];
+    if (fetches.waiting.empty()) {
+      --fetches.running;
+      return;
+    }
+    next = std::move(fetches.waiting.front());
+    fetches.waiting.pop_front();
+  }
+  executor_.Schedule([this, client, next = std::move(next)] { RunAndRelease(client, next); });
 }
 
 absl::Time TokenCache::RenewalTime(const CachedToken& token, const Entry& entry) {

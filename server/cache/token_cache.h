@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -116,8 +117,11 @@ class TokenCache {
   // Runs on the executor and blocks on the provider.
   using FetchFunction = std::function<absl::StatusOr<FetchedToken>()>;
 
+  // At most `max_fetches_per_client` fetches of one client run at once; the client's others
+  // wait in its own queue without holding one of the executor's threads, so a client whose
+  // provider hangs cannot starve the rest. REQUIRES: max_fetches_per_client >= 1.
   TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
-             Logger& logger);
+             Logger& logger, size_t max_fetches_per_client = 2);
 
   // Calls `done` exactly once: at once, on this thread, with a cached token that satisfies
   // `query`; otherwise on the executor when the key's fetch completes. A fetch already in flight
@@ -164,12 +168,25 @@ class TokenCache {
   absl::Time RenewalTime(const CachedToken& token, const Entry& entry);
   absl::Duration FailureWait(const absl::Status& error, uint32_t failures,
                              const RefreshPolicy& policy);
+  // Runs `fetch` on the executor once the client has fewer than the allowed fetches running.
+  void Dispatch(const std::string& client, std::function<void()> fetch);
+  void RunAndRelease(const std::string& client, const std::function<void()>& fetch);
+
+  struct ClientFetches {
+    size_t running = 0;
+    std::deque<std::function<void()>> waiting;
+  };
 
   const Clock& clock_;
   Executor& executor_;
   Scheduler& scheduler_;
   Random& random_;
   Logger& logger_;
+  const size_t max_fetches_per_client_;
+
+  std::mutex fetches_mutex_;
+  absl::flat_hash_map<std::string, ClientFetches> fetches_by_client_
+      ABSL_GUARDED_BY(fetches_mutex_);
 
   // Entries are never removed, so a pointer taken under the lock stays valid without it.
   mutable std::shared_mutex entries_mutex_;

@@ -21,11 +21,17 @@ void ThreadPoolExecutor::Schedule(Task task) {
   task_ready_.notify_one();
 }
 
+size_t ThreadPoolExecutor::QueuedTasks() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return tasks_.size();
+}
+
 void ThreadPoolExecutor::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
+    tasks_.clear();
   }
   task_ready_.notify_all();
   for (std::thread& worker : workers_) worker.join();

@@ -20,7 +20,7 @@ class Executor {
 
   virtual ~Executor() = default;
 
-  // Queues `task`. Tasks queued before Shutdown() still run.
+  // Queues `task`.
   virtual void Schedule(Task task) = 0;
 };
 
@@ -34,14 +34,18 @@ class ThreadPoolExecutor final : public Executor {
 
   void Schedule(Task task) override;
 
-  // Runs what is queued, then joins the threads. Tasks scheduled afterwards are dropped.
-  // Idempotent.
+  // Tasks waiting for a thread.
+  size_t QueuedTasks() const;
+
+  // Drops the tasks not yet started (provider requests nobody will need once the server
+  // stops), waits for the running ones and joins the threads. Tasks scheduled afterwards are
+  // dropped. Idempotent.
   void Shutdown();
 
  private:
   void RunWorker();
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable task_ready_;
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

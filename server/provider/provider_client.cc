@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "server/common/failure.h"
 #include "server/common/text.h"
 #include "server/http/retry_after.h"
@@ -106,6 +107,25 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod metho
   // Other 5xx (501, 505) mean the provider cannot do this at all, not that it is busy.
   return Definitive(response.status >= 500 ? absl::UnavailableError(message)
                                            : absl::FailedPreconditionError(message));
+}
+
+// `status` with every form of the client's secret removed from its message: a provider that
+// echoes the request (some do, in error_description) must not put it into logs and statuses.
+absl::Status Redacted(const absl::Status& status, const ClientConfig& client) {
+  if (status.ok() || client.client_secret.empty()) return status;
+  const std::string basic = BasicAuthorization(client.client_id, client.client_secret);
+  std::string message(status.message());
+  for (const std::string& secret :
+       {basic.substr(6), FormUrlEncode(client.client_secret), client.client_secret}) {
+    message = absl::StrReplaceAll(message, {{secret, "[redacted]"}});
+  }
+  if (message == status.message()) return status;
+
+  absl::Status redacted(status.code(), message);
+  status.ForEachPayload([&](absl::string_view type_url, const absl::Cord& payload) {
+    redacted.SetPayload(type_url, payload);
+  });
+  return redacted;
 }
 
 }  // namespace
@@ -215,6 +235,14 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
 absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& client,
                                                        const std::vector<std::string>& scopes,
                                                        const std::string& audience) {
+  absl::StatusOr<ParsedToken> token = RequestToken(client, scopes, audience);
+  if (!token.ok()) return Redacted(token.status(), client);
+  return token;
+}
+
+absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& client,
+                                                         const std::vector<std::string>& scopes,
+                                                         const std::string& audience) {
   std::string endpoint = client.token_endpoint;
   AuthMethod method = client.auth_method == AuthMethod::kAutomatic ? AuthMethod::kClientSecretBasic
                                                                    : client.auth_method;

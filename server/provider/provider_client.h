@@ -60,6 +60,9 @@ class ProviderClient {
     absl::Time refresh_after ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
   };
 
+  absl::StatusOr<ParsedToken> RequestToken(const ClientConfig& client,
+                                           const std::vector<std::string>& scopes,
+                                           const std::string& audience);
   absl::StatusOr<ProviderMetadata> Discover(const ClientConfig& client);
   absl::StatusOr<ProviderMetadata> FetchDiscovery(const ClientConfig& client);
   // Makes the next fetch for `issuer` discover anew.

@@ -510,6 +510,24 @@ TEST_F(TokenLifecycleTest, RetiredCredentialsAreDroppedAndTheirFetchIsNotHandedO
   EXPECT_EQ(provider_.calls(), 2) << "no renewal of a retired key";
 }
 
+TEST_F(TokenCacheTest, OneClientsFetchesQueueBehindItsOwnLimitNotOthers) {
+  // The default limit is 2 fetches per client. Five cold keys of "reports", one of "exports".
+  for (int i = 0; i < 5; ++i) {
+    TokenQuery query = Query();
+    query.key.audience = absl::StrCat("https://api", i, ".example.test");
+    cache_.Get(query, provider_.Fetch(), [](absl::StatusOr<TokenCache::TokenPtr>) {});
+  }
+  TokenQuery other = Query();
+  other.key.client = "exports";
+  Outcome exports;
+  cache_.Get(other, provider_.Fetch(), exports.Callback());
+
+  EXPECT_EQ(executor_.Pending(), 3u) << "two of reports, one of exports; three reports wait";
+  EXPECT_EQ(executor_.RunAll(), 6u) << "each finished fetch lets the next one of its client go";
+  EXPECT_TRUE(exports.result.ok());
+  EXPECT_EQ(provider_.calls(), 6);
+}
+
 TEST_F(TokenLifecycleTest, WarmDoesNotFetchWhatIsAlreadyFresh) {
   GetNow(Query());
 

@@ -16,6 +16,10 @@ class Counter {
     ++count_;
     changed_.notify_all();
   }
+  int count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return count_;
+  }
   bool WaitFor(int count) {
     std::unique_lock<std::mutex> lock(mutex_);
     return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return count_ >= count; });
@@ -67,15 +71,26 @@ TEST(ThreadPoolExecutorTest, NeverRunsMoreTasksAtOnceThanItHasThreads) {
   EXPECT_LE(most, kThreads);
 }
 
-TEST(ThreadPoolExecutorTest, ShutdownRunsWhatWasQueued) {
+TEST(ThreadPoolExecutorTest, ShutdownFinishesTheRunningTaskAndDropsTheQueue) {
+  Counter started;
   Counter done;
-  {
-    ThreadPoolExecutor pool(1);
-    for (int i = 0; i < 50; ++i) pool.Schedule([&] { done.Increment(); });
-    pool.Shutdown();
-  }
+  std::mutex gate;
+  gate.lock();
+  ThreadPoolExecutor pool(1);
+  pool.Schedule([&] {
+    started.Increment();
+    std::lock_guard<std::mutex> wait(gate);
+    done.Increment();
+  });
+  for (int i = 0; i < 50; ++i) pool.Schedule([&] { done.Increment(); });
+  ASSERT_TRUE(started.WaitFor(1));
 
-  EXPECT_TRUE(done.WaitFor(50));
+  std::thread stopper([&] { pool.Shutdown(); });
+  while (pool.QueuedTasks() > 0) std::this_thread::yield();
+  gate.unlock();
+  stopper.join();
+
+  EXPECT_EQ(done.count(), 1) << "the running task finished; the queued ones were dropped";
 }
 
 }  // namespace

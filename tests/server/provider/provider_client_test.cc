@@ -416,6 +416,22 @@ TEST_F(ProviderClientTest, TokenEndpointAnswering404TriggersEarlyRediscovery) {
   EXPECT_EQ(provider_.TokenEndpointFor(client_), moved);
 }
 
+TEST_F(ProviderClientTest, SecretEchoedByTheProviderIsRedacted) {
+  client_.client_secret = "S3CRET+VALUE";
+  const std::string basic = BasicAuthorization(client_.client_id, client_.client_secret);
+  http_.AnswerJson(kTokenUrl, 400,
+                   absl::StrCat(R"({"error":"invalid_request","error_description":"got )", basic,
+                                R"( and client_secret=S3CRET%2BVALUE and S3CRET+VALUE"})"));
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  ASSERT_FALSE(token.ok());
+  const std::string message(token.status().message());
+  EXPECT_THAT(message, HasSubstr("got Basic [redacted] and client_secret=[redacted] and "
+                                 "[redacted]"));
+  EXPECT_EQ(FailureKindOf(token.status()), FailureKind::kDefinitive) << "payloads survive";
+}
+
 // RFC 6749 2.3.1: id and secret are form-encoded before Basic encoding.
 TEST(BasicAuthorizationTest, ReservedCharactersAreFormEncodedFirst) {
   const std::string header = BasicAuthorization("agent:with+reserved", "p+a%s s:w/rd&=?");
