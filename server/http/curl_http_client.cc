@@ -7,8 +7,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "server/common/text.h"
 #include "server/http/url.h"
 
 namespace agentauth {
@@ -21,12 +23,26 @@ struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
+// What Accept-Encoding offers. libcurl decodes every coding it was built with (br and zstd
+// too) whatever was offered, so an answer in another coding is refused by OnHeader.
+constexpr char kAcceptEncoding[] = "gzip, deflate";
+
 // What the callbacks collect while a transfer runs.
 struct Transfer {
   HttpResponse response;
   size_t max_body_bytes = 0;
   bool body_too_large = false;
+  // The Content-Encoding header of an answer in a coding that was not offered.
+  std::string unoffered_encoding;
 };
+
+int OnProgress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
+bool IsOfferedEncoding(absl::string_view coding) {
+  return coding == "gzip" || coding == "x-gzip" || coding == "deflate" || coding == "identity";
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -53,6 +69,13 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (colon == absl::string_view::npos) return bytes;
   std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon)));
   std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  if (name == "content-encoding") {
+    for (absl::string_view coding : absl::StrSplit(value, ',')) {
+      if (IsOfferedEncoding(absl::AsciiStrToLower(absl::StripAsciiWhitespace(coding)))) continue;
+      transfer->unoffered_encoding = value;
+      return 0;  // Aborts the transfer before any of the body is decoded.
+    }
+  }
   transfer->response.headers.emplace_back(std::move(name), std::move(value));
   return bytes;
 }
@@ -60,6 +83,28 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 std::string HostOf(const std::string& url) {
   absl::StatusOr<ParsedUrl> parsed = ParseHttpUrl(url);
   return parsed.ok() ? parsed->host : url;
+}
+
+// The proxy libcurl took from the environment (https_proxy, HTTPS_PROXY, ...) refused to open
+// a tunnel: name it by the address libcurl connected to, which is the proxy's, so that the
+// operator looks at the proxy rather than the provider. Never quotes the proxy URL, which may
+// hold credentials.
+absl::Status ProxyRefusal(CURL* curl, long connect_code, const HttpRequest& request) {
+  char* proxy_ip = nullptr;
+  long proxy_port = 0;
+  curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &proxy_ip);
+  curl_easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &proxy_port);
+  std::string message =
+      absl::StrCat("request to ", HostOf(request.url), " failed: the proxy at ",
+                   proxy_ip != nullptr ? proxy_ip : "(unknown)", ":", proxy_port, " answered HTTP ",
+                   connect_code, " to CONNECT instead of opening a tunnel");
+  if (connect_code == 407) {
+    absl::StrAppend(&message, "; it wants credentials (user:password@ in the proxy URL)");
+  }
+  absl::StrAppend(&message,
+                  "; the proxy is the one named by https_proxy or HTTPS_PROXY (hosts listed in "
+                  "NO_PROXY go direct)");
+  return absl::UnavailableError(message);
 }
 
 absl::Status TransferError(CURLcode code, const char* detail, const HttpRequest& request) {
@@ -120,13 +165,17 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
   // Providers send gzip even unasked; offer only what is decoded under the size cap.
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, kAcceptEncoding);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_detail);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  // libcurl calls this about once a second and whenever data moves; a non-zero answer aborts.
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &cancelled_);
   if (request.method == HttpRequest::Method::kPost) {
     // POSTFIELDSIZE makes libcurl send Content-Length instead of chunked encoding.
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -135,13 +184,29 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
                      static_cast<curl_off_t>(request.body.size()));
   }
 
+  if (cancelled_.load()) return absl::UnavailableError("the daemon is stopping");
   const CURLcode code = curl_easy_perform(curl);
+  if (code == CURLE_ABORTED_BY_CALLBACK && cancelled_.load()) {
+    return absl::UnavailableError(
+        absl::StrCat("request to ", HostOf(request.url), " aborted: the daemon is stopping"));
+  }
   if (transfer.body_too_large) {
     return absl::UnavailableError(absl::StrCat("response from ", HostOf(request.url),
                                                " is larger than ", request.max_response_bytes,
                                                " bytes"));
   }
-  if (code != CURLE_OK) return TransferError(code, error_detail, request);
+  if (!transfer.unoffered_encoding.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("response from ", HostOf(request.url), " is encoded as \"",
+                     SanitizeForMessage(transfer.unoffered_encoding, 64),
+                     "\", which was not offered (", kAcceptEncoding, ")"));
+  }
+  if (code != CURLE_OK) {
+    long connect_code = 0;
+    curl_easy_getinfo(curl, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    if (connect_code >= 300) return ProxyRefusal(curl, connect_code, request);
+    return TransferError(code, error_detail, request);
+  }
 
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -46,7 +46,9 @@ struct HttpResponse {
 // always verified, only http and https are spoken.
 //
 // Errors (the message names the host and the cause):
-//   UNAVAILABLE        connection, TLS or protocol failure, body over the size cap, bad encoding.
+//   UNAVAILABLE        connection, TLS or protocol failure, body over the size cap, bad encoding
+//                      or a Content-Encoding that was not offered, a proxy (from https_proxy)
+//                      refusing to open a tunnel (the message names the proxy's address).
 //   DEADLINE_EXCEEDED  `timeout` passed.
 //   INVALID_ARGUMENT   the URL cannot be used.
 //
@@ -55,6 +57,10 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
+
+  // Aborts the requests in flight (they fail UNAVAILABLE at once) and every later one: the
+  // daemon is stopping and nobody waits for their answers. The default does nothing.
+  virtual void CancelAll() {}
 };
 
 }  // namespace agentauth
