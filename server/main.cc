@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   agentauth::SystemRandom random;
   agentauth::ServerOptions options;
   options.version = AGENTAUTH_VERSION;
+  options.enable_reflection = flags->reflection;
   absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
       agentauth::AgentAuthServer::Start(
           *std::move(config), options,
@@ -116,17 +117,21 @@ int main(int argc, char** argv) {
 
   int signal_number = WaitForStopSignal();
   while (signal_number == SIGHUP) {
-    // TODO(reload): reload the config on SIGHUP (the observability issue); until then a HUP must
-    // not kill the daemon the way the default action would.
-    logger.Warning("server", "reload_not_supported",
-                   {{"action",
-                     "ignored SIGHUP; secret files are re-read on their own, restart "
-                     "to change the config"}});
+    absl::StatusOr<agentauth::Config> reloaded =
+        agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
+    if (reloaded.ok()) {
+      (*server)->Reload(*reloaded);
+    } else {
+      (*server)->CountFailedReload();
+      logger.Error("config", "reload_failed",
+                   {{"cause", std::string(reloaded.status().message())},
+                    {"action", "kept the previous configuration"}});
+    }
     signal_number = WaitForStopSignal();
   }
   logger.Info("server", "stopping", {{"reason", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   scheduler.Shutdown();
-  (*server)->Shutdown(absl::Seconds(10));
+  (*server)->Shutdown(flags->shutdown_grace);
   logger.Info("server", "stopped");
   return 0;
 }

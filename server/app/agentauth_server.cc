@@ -1,7 +1,10 @@
 #include "server/app/agentauth_server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <prometheus/exposer.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,26 +43,61 @@ bool IsLoopbackAddress(const std::string& address) {
   return IsLoopbackHost(host);
 }
 
+constexpr char kServiceName[] = "agentauth.v1.TokenService";
+
+// Linking gRPC's reflection library registers its plugin for every server of the process at
+// load time; this option takes it out again for a server that should not offer reflection.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*arguments*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return plugin->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+std::string StateName(agentauth::v1::ClientState state) {
+  switch (state) {
+    case agentauth::v1::CLIENT_STATE_OK:
+      return "ok";
+    case agentauth::v1::CLIENT_STATE_REFRESHING:
+      return "refreshing";
+    case agentauth::v1::CLIENT_STATE_DEGRADED:
+      return "degraded";
+    case agentauth::v1::CLIENT_STATE_FAILING:
+      return "failing";
+    default:
+      return "idle";
+  }
+}
+
 }  // namespace
 
 AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const ServerOptions& options,
                                  const ServerDependencies& deps)
     : config_(std::move(config)),
       deps_(deps),
+      metrics_(options.version),
       registry_(config_->clients),
       fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
-      provider_(deps.http, deps.clock, deps.logger),
+      provider_(deps.http, deps.clock, deps.logger, metrics_),
       // A quarter of the pool per client: a client whose provider hangs keeps at most that many
       // threads, and the others keep the rest.
-      cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger,
+      cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger, metrics_,
              std::max<size_t>(1, static_cast<size_t>(config_->max_concurrent_fetches) / 4)),
-      service_(config_, registry_, cache_, provider_, deps.clock, deps.logger,
+      service_(config_, registry_, cache_, provider_, deps.clock, deps.logger, metrics_,
                ServerInfo{options.version, deps.clock.Now()}),
       secret_watcher_(registry_, deps.secrets, deps.scheduler, deps.clock, deps.logger,
                       config_->secret_check_interval,
                       [this](const ClientConfig& old_client, const ClientConfig& new_client) {
                         OnSecretRotated(old_client, new_client);
-                      }) {}
+                      }),
+      client_state_collector_(
+          std::make_shared<ClientStateCollector>([this] { return ClientStates(); })),
+      process_collector_(std::make_shared<ProcessCollector>()) {}
 
 void AgentAuthServer::OnSecretRotated(const ClientConfig& /*old_client*/,
                                       const ClientConfig& new_client) {
@@ -68,6 +106,66 @@ void AgentAuthServer::OnSecretRotated(const ClientConfig& /*old_client*/,
   cache_.RetireOtherCredentials(new_client.name, new_client.credential_fingerprint);
   cache_.ClearFailureWaits(new_client.name);
   service_.PrewarmClient(registry_.Find(new_client.name));
+}
+
+std::vector<ClientGauges> AgentAuthServer::ClientStates() const {
+  const absl::Time now = deps_.clock.Now();
+  std::vector<ClientGauges> states;
+  for (const std::shared_ptr<const ClientConfig>& client : registry_.All()) {
+    const agentauth::v1::ClientStatus status = service_.StatusOf(*client, now);
+    ClientGauges gauges;
+    gauges.client = client->name;
+    const auto to_time = [](const google::protobuf::Timestamp& timestamp) {
+      return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+    };
+    if (status.has_expires_at()) {
+      gauges.expiry_seconds = absl::ToDoubleSeconds(to_time(status.expires_at()) - now);
+    }
+    if (status.has_last_refresh()) {
+      gauges.last_refresh_unix =
+          absl::ToDoubleSeconds(to_time(status.last_refresh()) - absl::UnixEpoch());
+    }
+    gauges.consecutive_failures = status.consecutive_failures();
+    gauges.state = StateName(status.state());
+    if (std::optional<absl::Duration> age = provider_.DiscoveryAge(*client)) {
+      gauges.discovery_age_seconds = absl::ToDoubleSeconds(*age);
+    }
+    states.push_back(std::move(gauges));
+  }
+  return states;
+}
+
+void AgentAuthServer::UpdateHealth() {
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  if (server_ == nullptr || draining_ || serving_ || !service_.Ready()) return;
+
+  serving_ = true;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  deps_.logger.Info("server", "ready",
+                    {{"detail",
+                      "every client has a token or failed "
+                      "definitively; health is SERVING"}});
+}
+
+absl::Status AgentAuthServer::StartMetrics() {
+  if (config_->metrics_listen.empty()) return absl::OkStatus();
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(config_->metrics_listen);
+  } catch (const std::exception& error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", config_->metrics_listen, ": ", error.what()));
+  }
+  exposer_->RegisterCollectable(metrics_.registry());
+  exposer_->RegisterCollectable(client_state_collector_);
+  exposer_->RegisterCollectable(process_collector_);
+
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  const std::string& listen = config_->metrics_listen;
+  metrics_address_ =
+      absl::StrCat(listen.substr(0, listen.rfind(':')), ":", ports.empty() ? 0 : ports.front());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
@@ -80,9 +178,15 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", shared_config->listen,
                                                ": another process is serving on that socket"));
   }
+  if (absl::Status metrics = server->StartMetrics(); !metrics.ok()) return metrics;
+
+  // Both are process-wide switches that must be set before the first ServerBuilder.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   int selected_port = 0;
   grpc::ServerBuilder builder;
+  if (!options.enable_reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   // Without this, a second agentauthd on the same port would silently share it (SO_REUSEPORT)
   // and callers would get answers from two configs.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -96,6 +200,9 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", shared_config->listen,
                                                ": the address is in use or not local"));
   }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(kServiceName, false);
 
   server->address_ = shared_config->listen;
   if (!is_unix) {
@@ -104,11 +211,16 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
   }
   std::vector<std::string> names;
   for (const ClientConfig& client : shared_config->clients) names.push_back(client.name);
-  deps.logger.Info("server", "listening",
-                   {{"address", server->address_},
-                    {"version", options.version},
-                    {"clients", absl::StrJoin(names, ",")},
-                    {"prewarm", shared_config->prewarm ? "on" : "off"}});
+  deps.logger.Info(
+      "server", "listening",
+      {{"address", server->address_},
+       {"metrics", server->metrics_address_.empty()
+                       ? "off"
+                       : absl::StrCat("http://", server->metrics_address_, "/metrics")},
+       {"version", options.version},
+       {"clients", absl::StrJoin(names, ",")},
+       {"prewarm", shared_config->prewarm ? "on" : "off"},
+       {"reflection", options.enable_reflection ? "on" : "off"}});
   if (!is_unix && !IsLoopbackAddress(server->address_)) {
     // TODO(security): caller authentication (the security issue) will refuse this instead.
     deps.logger.Warning("server", "listening_beyond_loopback",
@@ -117,9 +229,44 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
                           "any process that reaches this address gets every client's "
                           "tokens; there is no caller authentication yet"}});
   }
+  AgentAuthServer* raw = server.get();
+  server->cache_.SetFetchObserver([raw] { raw->UpdateHealth(); });
   server->service_.Prewarm();
+  server->UpdateHealth();
   server->secret_watcher_.Start();
   return server;
+}
+
+void AgentAuthServer::Reload(const Config& config) {
+  const bool restart_needed = config.listen != config_->listen ||
+                              config.metrics_listen != config_->metrics_listen ||
+                              config.max_concurrent_fetches != config_->max_concurrent_fetches ||
+                              config.prewarm != config_->prewarm ||
+                              config.secret_check_interval != config_->secret_check_interval;
+  if (restart_needed) {
+    deps_.logger.Warning("config", "restart_needed",
+                         {{"detail",
+                           "listen, metrics_listen, max_concurrent_fetches, prewarm "
+                           "and secret_check_interval change only on restart; the "
+                           "clients were reloaded"}});
+  }
+
+  const ClientRegistry::Changes changes = registry_.ReplaceAll(config.clients);
+  for (const std::vector<std::string>* names : {&changes.removed, &changes.changed}) {
+    for (const std::string& name : *names) {
+      // No fingerprint is empty: every key of the client goes.
+      cache_.RetireOtherCredentials(name, "");
+      cache_.ClearFailureWaits(name);
+    }
+  }
+  for (const std::vector<std::string>* names : {&changes.added, &changes.changed}) {
+    for (const std::string& name : *names) service_.PrewarmClient(registry_.Find(name));
+  }
+  metrics_.ConfigReload(true);
+  deps_.logger.Info("config", "reloaded",
+                    {{"added", absl::StrJoin(changes.added, ",")},
+                     {"removed", absl::StrJoin(changes.removed, ",")},
+                     {"changed", absl::StrJoin(changes.changed, ",")}});
 }
 
 AgentAuthServer::~AgentAuthServer() { Shutdown(absl::ZeroDuration()); }
@@ -129,10 +276,18 @@ void AgentAuthServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
 
   if (server_ != nullptr) {
+    {
+      // Probes see NOT_SERVING first, so that load balancers stop sending new calls.
+      std::lock_guard<std::mutex> lock(health_mutex_);
+      draining_ = true;
+      server_->GetHealthCheckService()->Shutdown();
+    }
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();
   }
-  // Fetches still running complete their waiters (whose calls are already cancelled).
+  // Provider requests still running are aborted, so that a hung provider cannot hold the exit
+  // for its HTTP timeout; their waiters' calls are already cancelled. Queued ones are dropped.
+  deps_.http.CancelAll();
   fetch_pool_.Shutdown();
 }
 

@@ -60,6 +60,13 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
       flags.version = true;
       return flags;
     }
+    if (name == "--no-reflection") {
+      if (reader.has_inline_value()) {
+        return absl::InvalidArgumentError("--no-reflection: takes no value");
+      }
+      flags.reflection = false;
+      continue;
+    }
     if (name == "--check-config") {
       if (reader.has_inline_value()) {
         return absl::InvalidArgumentError("--check-config: takes no value");
@@ -69,7 +76,8 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
     }
 
     absl::StatusOr<std::string> value;
-    if (name == "--config" || name == "--log-level" || name == "--log-format") {
+    if (name == "--config" || name == "--log-level" || name == "--log-format" ||
+        name == "--shutdown-grace") {
       value = reader.Value();
       if (!value.ok()) return value.status();
     } else {
@@ -78,6 +86,14 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
 
     if (name == "--config") {
       flags.config_path = *value;
+    } else if (name == "--shutdown-grace") {
+      absl::Duration grace;
+      if (!absl::ParseDuration(*value, &grace) || grace < absl::ZeroDuration() ||
+          grace > absl::Minutes(10)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ": expected a duration from 0s to 10m such as \"10s\", got \"", *value, "\""));
+      }
+      flags.shutdown_grace = grace;
     } else if (name == "--log-level") {
       absl::StatusOr<LogLevel> level = ParseLogLevel(*value);
       if (!level.ok()) return Prefixed(name, level.status());
@@ -105,6 +121,8 @@ Options:
   --check-config                validate the config, print a summary and exit
   --log-level LEVEL             debug, info (default), warning or error
   --log-format FORMAT           text (default) or json: one object per line
+  --no-reflection               do not serve gRPC server reflection
+  --shutdown-grace DURATION     on SIGTERM/SIGINT, time calls in flight get (default 10s)
   --help, -h                    print this help and exit
   --version                     print the version and exit
 

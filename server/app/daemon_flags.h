@@ -2,7 +2,7 @@
 // hyphenated names operators expect (--check-config), so this small parser does.
 //
 //   agentauthd --config FILE [--check-config] [--log-level LEVEL] [--log-format FORMAT]
-//              | --help | --version
+//              [--no-reflection] [--shutdown-grace 10s] | --help | --version
 //
 // A value may be given as `--flag value` or `--flag=value`.
 #pragma once
@@ -19,6 +19,9 @@ namespace agentauth {
 struct DaemonFlags {
   std::string config_path;
   bool check_config = false;  // Validate, print a summary, exit.
+  bool reflection = true;     // --no-reflection turns gRPC server reflection off.
+  // On SIGTERM/SIGINT, how long calls in flight may take before they are cancelled.
+  absl::Duration shutdown_grace = absl::Seconds(10);
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
   bool help = false;

@@ -64,12 +64,13 @@ struct TokenCache::Entry {
 };
 
 TokenCache::TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
-                       Logger& logger, size_t max_fetches_per_client)
+                       Logger& logger, Metrics& metrics, size_t max_fetches_per_client)
     : clock_(clock),
       executor_(executor),
       scheduler_(scheduler),
       random_(random),
       logger_(logger),
+      metrics_(metrics),
       max_fetches_per_client_(max_fetches_per_client) {}
 
 bool TokenCache::IsFreshEnough(const CachedToken& token, absl::Duration min_validity,
@@ -90,13 +91,38 @@ std::shared_ptr<TokenCache::Entry> TokenCache::FindOrCreate(const TokenKey& key)
   if (std::shared_ptr<Entry> entry = Find(key)) return entry;
 
   std::unique_lock<std::shared_mutex> lock(entries_mutex_);
-  std::shared_ptr<Entry>& entry = entries_[key];
-  if (entry == nullptr) entry = std::make_shared<Entry>();
+  if (const auto found = entries_.find(key); found != entries_.end()) return found->second;
+  size_t& keys = keys_per_client_[key.client];
+  if (keys >= kMaxKeysPerClient) return nullptr;
+  ++keys;
+  auto entry = std::make_shared<Entry>();
+  entries_.emplace(key, entry);
   return entry;
+}
+
+void TokenCache::Forget(const TokenKey& key, const std::shared_ptr<Entry>& entry) {
+  std::unique_lock<std::shared_mutex> lock(entries_mutex_);
+  const auto found = entries_.find(key);
+  if (found == entries_.end() || found->second != entry) return;
+  entries_.erase(found);
+  --keys_per_client_[key.client];
+}
+
+size_t TokenCache::KeyCount(const std::string& client) const {
+  std::shared_lock<std::shared_mutex> lock(entries_mutex_);
+  const auto found = keys_per_client_.find(client);
+  return found == keys_per_client_.end() ? 0 : found->second;
 }
 
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
+  if (entry == nullptr) {
+    metrics_.TokenRequest(query.key.client, "error");
+    done(absl::ResourceExhaustedError(absl::StrCat(
+        "client \"", query.key.client, "\" already has ", kMaxKeysPerClient,
+        " cached tokens for distinct scopes and audiences; ask for fewer combinations")));
+    return;
+  }
   std::unique_lock<std::mutex> lock(entry->mutex);
   const absl::Time now = clock_.Now();
   entry->Remember(query, std::move(fetch));
@@ -107,13 +133,14 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
     TokenPtr token = entry->token;
     lock.unlock();
     entry->hits.fetch_add(1, std::memory_order_relaxed);
+    metrics_.TokenRequest(query.key.client, "hit");
     done(std::move(token));
     return;
   }
 
   entry->misses.fetch_add(1, std::memory_order_relaxed);
   if (entry->fetch_in_flight) {
-    entry->waiters.push_back(std::move(done));
+    AddWaiterLocked(query.key.client, *entry, std::move(done));
     return;
   }
   if (now < entry->retry_not_before) {
@@ -121,15 +148,26 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
     // turning into a burst of provider requests.
     const absl::Status error = WithNextAttempt(entry->last_error, entry->retry_not_before - now);
     lock.unlock();
+    metrics_.TokenRequest(query.key.client, "error");
     done(error);
     return;
   }
-  entry->waiters.push_back(std::move(done));
+  AddWaiterLocked(query.key.client, *entry, std::move(done));
   StartFetchLocked(query.key, entry);
+}
+
+void TokenCache::AddWaiterLocked(const std::string& client, Entry& entry, Callback done) {
+  metrics_.WaitersChanged(client, 1);
+  entry.waiters.push_back([this, client, done = std::move(done)](absl::StatusOr<TokenPtr> token) {
+    metrics_.WaitersChanged(client, -1);
+    metrics_.TokenRequest(client, token.ok() ? "miss" : "error");
+    done(std::move(token));
+  });
 }
 
 void TokenCache::Warm(const TokenQuery& query, FetchFunction fetch) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
+  if (entry == nullptr) return;
   std::lock_guard<std::mutex> lock(entry->mutex);
   const absl::Time now = clock_.Now();
   entry->Remember(query, std::move(fetch));
@@ -247,6 +285,7 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
     } else {
       failures = ++entry->consecutive_failures;
       wait = FailureWait(fetched.status(), failures, entry->policy);
+      if (RetryAfterOf(fetched.status()).has_value()) metrics_.Throttled(key.client);
       entry->last_error = fetched.status();
       entry->last_error_definitive = FailureKindOf(fetched.status()) == FailureKind::kDefinitive;
       entry->retry_not_before = now + wait;
@@ -287,6 +326,8 @@ void TokenCache::RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& ent
                      {"next_attempt_in", Seconds(wait)}});
   }
 
+  // The observer first: once a caller has its token, health already reflects it.
+  if (fetch_observer_) fetch_observer_();
   for (Callback& waiter : waiters) waiter(result);
 }
 
@@ -305,15 +346,19 @@ void TokenCache::OnPlannedAttempt(const TokenKey& key, const std::weak_ptr<Entry
   std::shared_ptr<Entry> entry = weak_entry.lock();
   if (entry == nullptr) return;
 
-  std::lock_guard<std::mutex> lock(entry->mutex);
+  std::unique_lock<std::mutex> lock(entry->mutex);
   if (plan != entry->plan || entry->fetch_in_flight) return;
   entry->planned_at = absl::InfiniteFuture();
 
-  // A token nobody asked for since the last renewal is let lapse; the next caller fetches it.
+  // A token nobody asked for since the last renewal is let lapse and forgotten, so that keys
+  // used once do not hold memory; the next caller fetches anew.
   if (entry->planned_is_renewal && !entry->keep_warm && !entry->used_since_fetch) {
     logger_.Debug("cache", "renewal_skipped", {{"client", key.client}, {"scopes", key.scopes}});
+    lock.unlock();
+    Forget(key, entry);
     return;
   }
+  if (!entry->planned_is_renewal) metrics_.Retry(key.client);
   StartFetchLocked(key, entry);
 }
 
@@ -325,6 +370,7 @@ void TokenCache::RetireOtherCredentials(const std::string& client,
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (it->first.client == client && it->first.credential_fingerprint != current_fingerprint) {
         retired.push_back(it->second);
+        --keys_per_client_[client];
         entries_.erase(it++);
       } else {
         ++it;

@@ -25,6 +25,7 @@
 #include "server/common/random.h"
 #include "server/common/refresh_policy.h"
 #include "server/common/scheduler.h"
+#include "server/metrics/metrics.h"
 
 namespace agentauth {
 
@@ -121,17 +122,22 @@ class TokenCache {
   // wait in its own queue without holding one of the executor's threads, so a client whose
   // provider hangs cannot starve the rest. REQUIRES: max_fetches_per_client >= 1.
   TokenCache(const Clock& clock, Executor& executor, Scheduler& scheduler, Random& random,
-             Logger& logger, size_t max_fetches_per_client = 2);
+             Logger& logger, Metrics& metrics, size_t max_fetches_per_client = 2);
 
   // Calls `done` exactly once: at once, on this thread, with a cached token that satisfies
-  // `query`; otherwise on the executor when the key's fetch completes. A fetch already in flight
-  // for the key is joined; else `fetch` is scheduled. Every waiter of a fetch gets its result:
-  // the new token, or the fetch's error.
+  // `query`, or with RESOURCE_EXHAUSTED when the key is new and its client already has
+  // kMaxKeysPerClient keys; otherwise on the executor when the key's fetch completes. A fetch
+  // already in flight for the key is joined; else `fetch` is scheduled. Every waiter of a fetch
+  // gets its result: the new token, or the fetch's error.
   void Get(const TokenQuery& query, FetchFunction fetch, Callback done);
 
   // Starts a fetch for `query.key` unless one is in flight, a usable token is held, or a
   // failure's waiting time has not passed. No caller waits for it. Used to prewarm.
   void Warm(const TokenQuery& query, FetchFunction fetch);
+
+  // Calls `observer` after every fetch, once its result is stored and before its waiters are
+  // answered, outside any lock. Set it before the first fetch.
+  void SetFetchObserver(std::function<void()> observer) { fetch_observer_ = std::move(observer); }
 
   // Lets the next call for any key of `client` go to the provider at once, forgetting waiting
   // times of earlier failures: the configuration or the secret changed.
@@ -148,17 +154,31 @@ class TokenCache {
   // Hits, misses and fetches summed over every key of `client`.
   CacheCounters CountersFor(const std::string& client) const;
 
+  // Distinct (scopes, audience, credential) combinations cached per client. Each costs a token's
+  // memory and provider requests; without a bound, a caller cycling through audiences could
+  // grow both without limit.
+  static constexpr size_t kMaxKeysPerClient = 256;
+
+  // Keys cached for `client` now.
+  size_t KeyCount(const std::string& client) const;
+
   // True when `token` may be handed out at `now` to a caller asking for `min_validity`.
   static bool IsFreshEnough(const CachedToken& token, absl::Duration min_validity, absl::Time now);
 
  private:
   struct Entry;
 
+  // nullptr when the key is new and its client is at kMaxKeysPerClient.
   std::shared_ptr<Entry> FindOrCreate(const TokenKey& key);
+  // Removes the key if `entry` is still its entry and nothing waits on it.
+  void Forget(const TokenKey& key, const std::shared_ptr<Entry>& entry);
   std::shared_ptr<Entry> Find(const TokenKey& key) const;
   // Claims the key's fetch and hands it to the executor. REQUIRES: entry->mutex held and no
   // fetch in flight.
   void StartFetchLocked(const TokenKey& key, const std::shared_ptr<Entry>& entry);
+  // Queues `done` for the fetch in flight, counting it as a waiter until it is answered.
+  // REQUIRES: entry.mutex held.
+  void AddWaiterLocked(const std::string& client, Entry& entry, Callback done);
   void RunFetch(const TokenKey& key, const std::shared_ptr<Entry>& entry);
   // Plans the next background attempt at `when`, replacing any planned before.
   // REQUIRES: entry->mutex held.
@@ -182,7 +202,9 @@ class TokenCache {
   Scheduler& scheduler_;
   Random& random_;
   Logger& logger_;
+  Metrics& metrics_;
   const size_t max_fetches_per_client_;
+  std::function<void()> fetch_observer_;
 
   std::mutex fetches_mutex_;
   absl::flat_hash_map<std::string, ClientFetches> fetches_by_client_
@@ -191,6 +213,7 @@ class TokenCache {
   // Entries are never removed, so a pointer taken under the lock stays valid without it.
   mutable std::shared_mutex entries_mutex_;
   absl::flat_hash_map<TokenKey, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(entries_mutex_);
+  absl::flat_hash_map<std::string, size_t> keys_per_client_ ABSL_GUARDED_BY(entries_mutex_);
 };
 
 }  // namespace agentauth

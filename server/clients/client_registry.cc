@@ -1,5 +1,7 @@
 #include "server/clients/client_registry.h"
 
+#include <algorithm>
+
 namespace agentauth {
 
 ClientRegistry::ClientRegistry(const std::vector<ClientConfig>& clients) {
@@ -19,6 +21,34 @@ std::shared_ptr<const ClientConfig> ClientRegistry::Find(absl::string_view name)
 std::vector<std::shared_ptr<const ClientConfig>> ClientRegistry::All() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return clients_;
+}
+
+ClientRegistry::Changes ClientRegistry::ReplaceAll(const std::vector<ClientConfig>& clients) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Changes changes;
+  std::vector<std::shared_ptr<const ClientConfig>> next;
+  for (const ClientConfig& client : clients) {
+    const auto current = std::find_if(clients_.begin(), clients_.end(), [&](const auto& known) {
+      return known->name == client.name;
+    });
+    if (current == clients_.end()) {
+      changes.added.push_back(client.name);
+    } else if (**current == client) {
+      next.push_back(*current);
+      continue;
+    } else {
+      changes.changed.push_back(client.name);
+    }
+    next.push_back(std::make_shared<const ClientConfig>(client));
+  }
+  for (const auto& known : clients_) {
+    const bool kept = std::any_of(clients.begin(), clients.end(), [&](const ClientConfig& client) {
+      return client.name == known->name;
+    });
+    if (!kept) changes.removed.push_back(known->name);
+  }
+  clients_ = std::move(next);
+  return changes;
 }
 
 bool ClientRegistry::Replace(ClientConfig client) {

@@ -28,6 +28,17 @@ class ClientRegistry {
   // Replaces the client of the same name. Returns false when there is none.
   bool Replace(ClientConfig client);
 
+  // What ReplaceAll changed, by client name.
+  struct Changes {
+    std::vector<std::string> added;
+    std::vector<std::string> removed;
+    std::vector<std::string> changed;  // Any setting or the secret differs.
+  };
+
+  // Makes `clients` the configured clients, in their order. Clients equal to the current ones
+  // keep their entries (and so their cached tokens).
+  Changes ReplaceAll(const std::vector<ClientConfig>& clients);
+
  private:
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<const ClientConfig>> clients_ ABSL_GUARDED_BY(mutex_);

@@ -16,6 +16,8 @@ struct RetryPolicy {
   int max_attempts = 10;
   // A provider's Retry-After is honoured up to this long.
   absl::Duration max_retry_after = absl::Minutes(5);
+
+  bool operator==(const RetryPolicy&) const = default;
 };
 
 struct RefreshPolicy {
@@ -28,6 +30,8 @@ struct RefreshPolicy {
   // How long a definitive rejection (invalid_client, invalid_scope, ...) is answered from
   // memory instead of asking the provider again.
   absl::Duration negative_cache_ttl = absl::Seconds(10);
+
+  bool operator==(const RefreshPolicy&) const = default;
 };
 
 }  // namespace agentauth

@@ -633,15 +633,26 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", detail));
   }
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(root, ""));
-  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(root, "",
-                                              {"listen", "prewarm", "max_concurrent_fetches",
-                                               "secret_check_interval", "defaults", "clients"}));
+  AGENTAUTH_RETURN_IF_ERROR(
+      RejectUnknownKeys(root, "",
+                        {"listen", "metrics_listen", "prewarm", "max_concurrent_fetches",
+                         "secret_check_interval", "defaults", "clients"}));
 
   Config config;
   Located<std::string> listen;
   AGENTAUTH_RETURN_IF_ERROR(ReadString(root, "", "listen", listen));
   AGENTAUTH_RETURN_IF_ERROR(CheckListen(listen));
   if (listen.value) config.listen = *listen.value;
+
+  Located<std::string> metrics_listen;
+  AGENTAUTH_RETURN_IF_ERROR(ReadString(root, "", "metrics_listen", metrics_listen));
+  if (metrics_listen.value && !metrics_listen.value->empty()) {
+    if (absl::StartsWith(*metrics_listen.value, "unix:")) {
+      return PathError(metrics_listen.path, "metrics are served over TCP only (host:port)");
+    }
+    AGENTAUTH_RETURN_IF_ERROR(CheckListen(metrics_listen));
+  }
+  if (metrics_listen.value) config.metrics_listen = *metrics_listen.value;
 
   Located<bool> prewarm;
   AGENTAUTH_RETURN_IF_ERROR(ReadBool(root, "", "prewarm", prewarm));

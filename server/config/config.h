@@ -41,6 +41,8 @@ struct ProviderHttpOptions {
   std::string ca_file;
   // Largest provider answer accepted, after decompression.
   size_t max_response_bytes = 1 << 20;
+
+  bool operator==(const ProviderHttpOptions&) const = default;
 };
 
 struct ClientConfig {
@@ -72,6 +74,9 @@ struct ClientConfig {
   absl::Duration discovery_ttl = absl::Hours(1);
   ProviderHttpOptions http;
   RefreshPolicy refresh;
+
+  // Every setting and the secret: a reload keeps the cached tokens of a client only if equal.
+  bool operator==(const ClientConfig&) const = default;
 };
 
 struct Config {
@@ -81,6 +86,8 @@ struct Config {
   bool prewarm = true;
   // Provider requests that may run at once, across all clients.
   int max_concurrent_fetches = 8;
+  // Where /metrics is served ("host:port"); empty turns metrics off.
+  std::string metrics_listen = "127.0.0.1:9464";
   // How often secret files are re-read to notice a rotation.
   absl::Duration secret_check_interval = absl::Seconds(10);
   std::vector<ClientConfig> clients;

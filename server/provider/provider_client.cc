@@ -1,5 +1,6 @@
 #include "server/provider/provider_client.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -70,8 +71,21 @@ absl::Status Transient(absl::Status status, const HttpResponse& response, absl::
   return status;
 }
 
+// "; the credentials of client_id "x" were rejected" when the answer says the id or secret is
+// wrong (RFC 6749 5.2 invalid_client, the non-standard "unauthorized", or a bare 401), else empty.
+std::string CredentialsRejected(const HttpResponse& response,
+                                const std::optional<OAuthError>& oauth,
+                                const ClientConfig& client) {
+  const bool rejected = oauth ? oauth->error == "invalid_client" || oauth->error == "unauthorized"
+                              : response.status == 401;
+  if (!rejected) return "";
+  return absl::StrCat("; the credentials of client_id \"",
+                      SanitizeForMessage(client.client_id, 128), "\" were rejected");
+}
+
 // Interprets a token endpoint answer that is not a 2xx.
-absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod method, absl::Time now) {
+absl::Status TokenEndpointFailure(const HttpResponse& response, const ClientConfig& client,
+                                  AuthMethod method, absl::Time now) {
   if (response.status >= 300 && response.status < 400) {
     const std::string location = response.Header("location");
     return Definitive(absl::FailedPreconditionError(absl::StrCat(
@@ -95,6 +109,7 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod metho
   if (oauth) {
     std::string message = absl::StrCat("the provider rejected the token request: ", oauth->error);
     if (!oauth->description.empty()) absl::StrAppend(&message, " (", oauth->description, ")");
+    absl::StrAppend(&message, CredentialsRejected(response, oauth, client));
     absl::StrAppend(&message, "; HTTP ", response.status, ", auth_method ", AuthMethodName(method));
     if (oauth->error == "invalid_client" || oauth->error == "unauthorized") {
       absl::StrAppend(&message, BasicHint(method));
@@ -103,6 +118,7 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, AuthMethod metho
   }
   std::string message =
       absl::StrCat("the token endpoint refused the request: ", DescribeAnswer(response));
+  absl::StrAppend(&message, CredentialsRejected(response, oauth, client));
   if (response.status == 401) absl::StrAppend(&message, BasicHint(method));
   // Other 5xx (501, 505) mean the provider cannot do this at all, not that it is busy.
   return Definitive(response.status >= 500 ? absl::UnavailableError(message)
@@ -130,8 +146,9 @@ absl::Status Redacted(const absl::Status& status, const ClientConfig& client) {
 
 }  // namespace
 
-ProviderClient::ProviderClient(HttpClient& http, const Clock& clock, Logger& logger)
-    : http_(http), clock_(clock), logger_(logger) {}
+ProviderClient::ProviderClient(HttpClient& http, const Clock& clock, Logger& logger,
+                               Metrics& metrics)
+    : http_(http), clock_(clock), logger_(logger), metrics_(metrics) {}
 
 std::shared_ptr<ProviderClient::DiscoverySlot> ProviderClient::SlotFor(
     const std::string& issuer) const {
@@ -157,13 +174,31 @@ void ProviderClient::ForgetDiscovery(const std::string& issuer) {
   slot->refresh_after = absl::InfinitePast();
 }
 
+std::optional<absl::Duration> ProviderClient::DiscoveryAge(const ClientConfig& client) const {
+  if (!client.token_endpoint.empty()) return std::nullopt;
+  std::shared_ptr<DiscoverySlot> slot = SlotFor(client.authority);
+  std::unique_lock<std::mutex> lock(slot->mutex, std::try_to_lock);
+  if (!lock.owns_lock() || !slot->metadata) return std::nullopt;
+  return clock_.Now() - slot->fetched_at;
+}
+
 absl::StatusOr<ProviderMetadata> ProviderClient::Discover(const ClientConfig& client) {
   std::shared_ptr<DiscoverySlot> slot = SlotFor(client.authority);
+  const uint64_t attempts_seen = slot->completed_attempts.load();
   std::lock_guard<std::mutex> lock(slot->mutex);
   const absl::Time now = clock_.Now();
   if (slot->metadata && now < slot->refresh_after) return *slot->metadata;
+  // Single flight: a first discovery that failed while this fetch waited for the lock is this
+  // fetch's answer too. Trying again at once would hold one more fetch thread for the whole HTTP
+  // timeout per client of a hung issuer.
+  if (!slot->metadata && slot->completed_attempts.load() != attempts_seen &&
+      !slot->last_failure.ok()) {
+    return slot->last_failure;
+  }
 
   absl::StatusOr<ProviderMetadata> metadata = FetchDiscovery(client);
+  slot->last_failure = metadata.ok() ? absl::OkStatus() : metadata.status();
+  slot->completed_attempts.fetch_add(1);
   if (!metadata.ok() && slot->metadata) {
     logger_.Warning("provider", "rediscovery_failed",
                     {{"issuer", client.authority},
@@ -178,6 +213,7 @@ absl::StatusOr<ProviderMetadata> ProviderClient::Discover(const ClientConfig& cl
                        slot->metadata->token_auth_methods != metadata->token_auth_methods;
   slot->metadata = *metadata;
   slot->refresh_after = now + client.discovery_ttl;
+  slot->fetched_at = now;
   if (!changed) return metadata;
 
   const std::string methods = metadata->token_auth_methods
@@ -199,7 +235,12 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
   request.max_response_bytes = client.http.max_response_bytes;
 
   const std::string what = absl::StrCat("discovery at ", request.url);
+  const absl::Time start = clock_.Now();
   absl::StatusOr<HttpResponse> response = http_.Send(request);
+  bool usable = false;
+  absl::Cleanup record = [&] {
+    RecordRequest(client, "discovery", response, usable, clock_.Now() - start);
+  };
   if (!response.ok()) return HttpFailure(response.status(), what);
   if (response->status != 200) {
     const std::string cause = absl::StrCat(what, " answered ", DescribeAnswer(*response));
@@ -229,12 +270,30 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
         "\" is plain http; refusing to send the client secret there (allow_insecure_http "
         "permits it)")));
   }
+  usable = true;
   return metadata;
+}
+
+void ProviderClient::HoldClient(const ClientConfig& client, const absl::Status& cause,
+                                absl::Time until) {
+  std::lock_guard<std::mutex> lock(holds_mutex_);
+  holds_[client.name] = Hold{until, cause};
+}
+
+std::optional<absl::Status> ProviderClient::HeldBack(const ClientConfig& client) const {
+  std::lock_guard<std::mutex> lock(holds_mutex_);
+  const auto found = holds_.find(client.name);
+  if (found == holds_.end()) return std::nullopt;
+  const absl::Time now = clock_.Now();
+  if (now >= found->second.until) return std::nullopt;
+  // The provider's own answer, waiting out what is left of its Retry-After.
+  return WithRetryAfter(found->second.cause, found->second.until - now);
 }
 
 absl::StatusOr<ParsedToken> ProviderClient::FetchToken(const ClientConfig& client,
                                                        const std::vector<std::string>& scopes,
                                                        const std::string& audience) {
+  if (std::optional<absl::Status> held = HeldBack(client)) return *held;
   absl::StatusOr<ParsedToken> token = RequestToken(client, scopes, audience);
   if (!token.ok()) return Redacted(token.status(), client);
   return token;
@@ -274,8 +333,13 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
                                  BasicAuthorization(client.client_id, client.client_secret));
   }
 
+  const absl::Time start = clock_.Now();
   absl::StatusOr<HttpResponse> response = http_.Send(request);
   const absl::Time received_at = clock_.Now();
+  bool usable = false;
+  absl::Cleanup record = [&] {
+    RecordRequest(client, "token", response, usable, received_at - start);
+  };
   const bool discovered = client.token_endpoint.empty();
   if (!response.ok()) {
     if (discovered) ForgetDiscovery(client.authority);
@@ -283,7 +347,13 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
   }
   if (response->status == 404 && discovered) ForgetDiscovery(client.authority);
   if (response->status < 200 || response->status >= 300) {
-    return TokenEndpointFailure(*response, method, received_at);
+    absl::Status failure = TokenEndpointFailure(*response, client, method, received_at);
+    // A Retry-After speaks for the client, not only for this token's scopes and audience.
+    if (std::optional<absl::Duration> wait = RetryAfterOf(failure)) {
+      HoldClient(client, failure,
+                 received_at + std::min(*wait, client.refresh.retry.max_retry_after));
+    }
+    return failure;
   }
 
   TokenResponseOptions options;
@@ -300,7 +370,29 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
     logger_.Warning("provider", "odd_token_response",
                     {{"client", client.name}, {"issuer", client.authority}, {"detail", warning}});
   }
+  usable = true;
   return token;
+}
+
+void ProviderClient::RecordRequest(const ClientConfig& client, absl::string_view kind,
+                                   const absl::StatusOr<HttpResponse>& response, bool usable,
+                                   absl::Duration took) {
+  absl::string_view outcome = "invalid_response";
+  if (!response.ok()) {
+    outcome = response.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout"
+                                                                              : "network_error";
+  } else if (response->status >= 200 && response->status < 300) {
+    outcome = usable ? "success" : "invalid_response";
+  } else if (response->status >= 400 && response->status < 500) {
+    outcome = "http_4xx";
+    if (std::optional<OAuthError> oauth = ParseOAuthError(response->body)) {
+      outcome = "oauth_error";
+      metrics_.OAuthError(client.name, oauth->error);
+    }
+  } else if (response->status >= 500) {
+    outcome = "http_5xx";
+  }
+  metrics_.ProviderRequest(client.name, kind, outcome, absl::ToDoubleSeconds(took));
 }
 
 }  // namespace agentauth

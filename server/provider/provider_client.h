@@ -1,6 +1,7 @@
 // Talking to the OpenID provider: discovery, then the client_credentials grant.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "server/common/logging.h"
 #include "server/config/config.h"
 #include "server/http/http_client.h"
+#include "server/metrics/metrics.h"
 #include "server/provider/discovery.h"
 #include "server/provider/token_response.h"
 
@@ -39,7 +41,7 @@ namespace agentauth {
 // Thread-safe. Borrows `http`, `clock` and `logger`, which must outlive it.
 class ProviderClient {
  public:
-  ProviderClient(HttpClient& http, const Clock& clock, Logger& logger);
+  ProviderClient(HttpClient& http, const Clock& clock, Logger& logger, Metrics& metrics);
 
   // One token request with the client_credentials grant. `scopes` normalized (empty: no scope
   // parameter); `audience` empty: no resource parameter. Blocks for up to the client's HTTP
@@ -52,18 +54,39 @@ class ProviderClient {
   // discovery succeeded.
   std::string TokenEndpointFor(const ClientConfig& client) const;
 
+  // How old the discovery document the client uses is; nullopt before the first discovery or
+  // when the token endpoint is configured.
+  std::optional<absl::Duration> DiscoveryAge(const ClientConfig& client) const;
+
  private:
   struct DiscoverySlot {
     std::mutex mutex;  // Held while fetching, so concurrent callers wait for one discovery.
     std::optional<ProviderMetadata> metadata ABSL_GUARDED_BY(mutex);
     // The document is used until then; afterwards the next fetch discovers anew.
     absl::Time refresh_after ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
+    absl::Time fetched_at ABSL_GUARDED_BY(mutex) = absl::InfinitePast();
+    // Discovery attempts finished (read before waiting for `mutex`), and the last one's failure.
+    std::atomic<uint64_t> completed_attempts{0};
+    absl::Status last_failure ABSL_GUARDED_BY(mutex);
   };
+
+  // The provider answered a request of the client with Retry-After: every request of the client
+  // waits until `until`.
+  struct Hold {
+    absl::Time until;
+    absl::Status cause;
+  };
+  void HoldClient(const ClientConfig& client, const absl::Status& cause, absl::Time until);
+  // The held client's error with the rest of its wait as Retry-After; nullopt when not held.
+  std::optional<absl::Status> HeldBack(const ClientConfig& client) const;
 
   absl::StatusOr<ParsedToken> RequestToken(const ClientConfig& client,
                                            const std::vector<std::string>& scopes,
                                            const std::string& audience);
   absl::StatusOr<ProviderMetadata> Discover(const ClientConfig& client);
+  void RecordRequest(const ClientConfig& client, absl::string_view kind,
+                     const absl::StatusOr<HttpResponse>& response, bool usable,
+                     absl::Duration took);
   absl::StatusOr<ProviderMetadata> FetchDiscovery(const ClientConfig& client);
   // Makes the next fetch for `issuer` discover anew.
   void ForgetDiscovery(const std::string& issuer);
@@ -72,6 +95,10 @@ class ProviderClient {
   HttpClient& http_;
   const Clock& clock_;
   Logger& logger_;
+  Metrics& metrics_;
+
+  mutable std::mutex holds_mutex_;
+  std::map<std::string, Hold> holds_ ABSL_GUARDED_BY(holds_mutex_);
 
   mutable std::mutex slots_mutex_;
   mutable std::map<std::string, std::shared_ptr<DiscoverySlot>> slots_

@@ -18,6 +18,11 @@ using agentauth::v1::GetAccessTokenResponse;
 using agentauth::v1::GetStatusRequest;
 using agentauth::v1::GetStatusResponse;
 
+// The canonical name Prometheus dashboards expect in grpc_code ("NOT_FOUND").
+std::string GrpcCodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
 // A unary call whose answer may come from another thread, after the handler returned. The
 // first of "answer ready" and "call cancelled" (deadline passed, caller gone) finishes the call;
 // the other finds it finished and does nothing, so a late token never touches a freed response.
@@ -35,8 +40,9 @@ class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
     std::shared_ptr<DeferredCall> call_;
   };
 
-  static std::pair<std::shared_ptr<DeferredCall>, Reactor*> Create() {
-    auto call = std::shared_ptr<DeferredCall>(new DeferredCall());
+  static std::pair<std::shared_ptr<DeferredCall>, Reactor*> Create(Metrics& metrics,
+                                                                   absl::string_view method) {
+    auto call = std::shared_ptr<DeferredCall>(new DeferredCall(metrics, method));
     auto* reactor = new Reactor(call);
     call->reactor_ = reactor;
     return {call, reactor};
@@ -44,15 +50,26 @@ class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
 
   // True for exactly one caller, who must then call Finish().
   bool Claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
-  void Finish(const grpc::Status& status) { reactor_->Finish(status); }
+  void Finish(const grpc::Status& status) {
+    metrics_.RpcHandled(method_, GrpcCodeName(status.error_code()),
+                        absl::ToDoubleSeconds(absl::Now() - start_));
+    reactor_->Finish(status);
+  }
 
   void TryFinish(const grpc::Status& status) {
     if (Claim()) Finish(status);
   }
 
  private:
-  DeferredCall() = default;
+  DeferredCall(Metrics& metrics, absl::string_view method)
+      : metrics_(metrics), method_(method), start_(absl::Now()) {
+    metrics_.RpcStarted(method_);
+  }
 
+  Metrics& metrics_;
+  const std::string method_;
+  // Latency is real elapsed time, not the injected clock: it measures this process.
+  const absl::Time start_;
   std::atomic<bool> claimed_{false};
   Reactor* reactor_ = nullptr;  // Valid until finished: gRPC deletes it only after Finish.
 };
@@ -93,19 +110,20 @@ TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>
 
 TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
                                    TokenCache& cache, ProviderClient& provider, const Clock& clock,
-                                   Logger& logger, ServerInfo info)
+                                   Logger& logger, Metrics& metrics, ServerInfo info)
     : config_(std::move(config)),
       registry_(registry),
       cache_(cache),
       provider_(provider),
       clock_(clock),
       logger_(logger),
+      metrics_(metrics),
       info_(std::move(info)) {}
 
 grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerContext* /*context*/,
                                                            const GetAccessTokenRequest* request,
                                                            GetAccessTokenResponse* response) {
-  auto [call, reactor] = DeferredCall::Create();
+  auto [call, reactor] = DeferredCall::Create(metrics_, "GetAccessToken");
 
   if (absl::Status shape = CheckRequestShape(*request); !shape.ok()) {
     call->TryFinish(ToGrpcStatus(shape));
@@ -219,16 +237,16 @@ ClientStatus TokenServiceImpl::StatusOf(const ClientConfig& client, absl::Time n
   return status;
 }
 
-grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContext* /*context*/,
                                                       const GetStatusRequest* request,
                                                       GetStatusResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto [call, reactor] = DeferredCall::Create(metrics_, "GetStatus");
   const absl::Time now = clock_.Now();
 
   if (!request->client().empty()) {
     const std::shared_ptr<const ClientConfig> client = registry_.Find(request->client());
     if (client == nullptr) {
-      reactor->Finish(ToGrpcStatus(absl::NotFoundError(
+      call->TryFinish(ToGrpcStatus(absl::NotFoundError(
           absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
       return reactor;
     }
@@ -239,7 +257,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContex
   response->set_ready(Ready());
   response->set_server_version(info_.version);
   *response->mutable_start_time() = ToProtoTimestamp(info_.start_time);
-  reactor->Finish(grpc::Status::OK);
+  call->TryFinish(grpc::Status::OK);
   return reactor;
 }
 

@@ -31,7 +31,7 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   // replace a client while serving.
   TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
                    TokenCache& cache, ProviderClient& provider, const Clock& clock, Logger& logger,
-                   ServerInfo info);
+                   Metrics& metrics, ServerInfo info);
 
   grpc::ServerUnaryReactor* GetAccessToken(
       grpc::CallbackServerContext* context, const agentauth::v1::GetAccessTokenRequest* request,
@@ -49,8 +49,10 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   // Start-up is complete: with prewarming, every client has a token or has definitively failed.
   bool Ready() const;
 
- private:
+  // What GetStatus reports of `client` at `now`.
   agentauth::v1::ClientStatus StatusOf(const ClientConfig& client, absl::Time now) const;
+
+ private:
   TokenQuery QueryFor(const ClientConfig& client, const std::vector<std::string>& scopes,
                       const std::string& audience) const;
   TokenCache::FetchFunction FetchFor(std::shared_ptr<const ClientConfig> client,
@@ -62,6 +64,7 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   ProviderClient& provider_;
   const Clock& clock_;
   Logger& logger_;
+  Metrics& metrics_;
   const ServerInfo info_;
 };
 

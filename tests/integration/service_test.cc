@@ -26,6 +26,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_scheduler.h"
 #include "tests/testing/status_printing.h"
+#include "tests/testing/temp_dir.h"
 
 namespace agentauth {
 namespace {
@@ -68,29 +69,20 @@ class SilentListener {
 class ServiceIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::DevIdp>> idp = testing::DevIdp::Start({});
-    ASSERT_TRUE(idp.ok()) << idp.status();
-    idp_ = idp->release();
+    idp_ = &testing::DevIdp::Shared();
     absl::StatusOr<std::unique_ptr<testing::DevIdp>> short_idp =
         testing::DevIdp::Start({.token_lifetime_seconds = 30});
     ASSERT_TRUE(short_idp.ok()) << short_idp.status();
     short_lived_idp_ = short_idp->release();
   }
 
-  static void TearDownTestSuite() {
-    delete idp_;
-    delete short_lived_idp_;
-  }
+  static void TearDownTestSuite() { delete short_lived_idp_; }
 
-  ServiceIntegrationTest() : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {
-    char pattern[] = "/tmp/agentauth-test-XXXXXX";
-    secrets_dir_ = mkdtemp(pattern);
-  }
+  ServiceIntegrationTest()
+      : secrets_dir_(temp_.path()),
+        logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {}
 
-  ~ServiceIntegrationTest() override {
-    server_.reset();
-    std::system(absl::StrCat("rm -rf '", secrets_dir_, "'").c_str());
-  }
+  ~ServiceIntegrationTest() override { server_.reset(); }
 
   // No line agentauth logged may hold a secret or a token it served.
   void TearDown() override {
@@ -119,8 +111,8 @@ class ServiceIntegrationTest : public ::testing::Test {
   void StartServer(const std::vector<std::string>& clients,
                    const std::string& issuer = idp_->issuer()) {
     const std::string text = absl::StrCat(
-        R"({"listen": "127.0.0.1:0", "prewarm": )", prewarm_ ? "true" : "false",
-        R"(, "defaults": {"authority": ")", issuer,
+        R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0", "prewarm": )",
+        prewarm_ ? "true" : "false", R"(, "defaults": {"authority": ")", issuer,
         R"(", "http": {"timeout": "2s"}}, "clients": [)", absl::StrJoin(clients, ","), "]}");
     absl::StatusOr<Config> config = ParseConfig(text, SecretSources::Real());
     ASSERT_TRUE(config.ok()) << config.status();
@@ -149,8 +141,11 @@ class ServiceIntegrationTest : public ::testing::Test {
     return count.value_or(-1);
   }
 
-  static testing::DevIdp* idp_;
+  static const testing::DevIdp* idp_;
   static testing::DevIdp* short_lived_idp_;
+
+  testing::TempDir temp_;
+  std::string secrets_dir_;
 
   testing::FakeClock clock_;
   testing::FakeScheduler scheduler_{clock_};
@@ -158,7 +153,6 @@ class ServiceIntegrationTest : public ::testing::Test {
   testing::CapturedLog log_;
   Logger logger_;
   CurlHttpClient http_;
-  std::string secrets_dir_;
   std::vector<std::string> secrets_;
   std::vector<std::string> served_tokens_;
   bool prewarm_ = false;
@@ -166,7 +160,7 @@ class ServiceIntegrationTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
-testing::DevIdp* ServiceIntegrationTest::idp_ = nullptr;
+const testing::DevIdp* ServiceIntegrationTest::idp_ = nullptr;
 testing::DevIdp* ServiceIntegrationTest::short_lived_idp_ = nullptr;
 
 TEST_F(ServiceIntegrationTest, ServesAJwtWhoseExpMatchesExpiresAt) {
@@ -425,6 +419,38 @@ TEST_F(ServiceIntegrationTest, TokenOfTheOldSecretIsNotServedAfterRotation) {
 
   EXPECT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition)
       << "the cached token of the old secret must not be handed out";
+}
+
+TEST_F(ServiceIntegrationTest, ReloadKeepsUnchangedClientsAndAppliesTheRest) {
+  const std::string kept = DemoClient("kept");
+  StartServer({kept, DemoClient("changed"), DemoClient("removed")});
+  absl::StatusOr<GetAccessTokenResponse> kept_before = Token("kept");
+  absl::StatusOr<GetAccessTokenResponse> changed_before = Token("changed");
+  ASSERT_TRUE(kept_before.ok() && changed_before.ok() && Token("removed").ok());
+  const int requests_before = ProviderRequests();
+
+  absl::StatusOr<Config> next =
+      ParseConfig(absl::StrCat(R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0",
+                       "prewarm": false, "defaults": {"authority": ")",
+                               idp_->issuer(), R"(", "http": {"timeout": "2s"}}, "clients": [)",
+                               kept, ",", DemoClient("changed", R"(, "min_validity": "2m")"), ",",
+                               DemoClient("added"), "]}"),
+                  SecretSources::Real());
+  ASSERT_TRUE(next.ok()) << next.status();
+  server_->Reload(*next);
+
+  absl::StatusOr<GetAccessTokenResponse> kept_after = Token("kept");
+  absl::StatusOr<GetAccessTokenResponse> changed_after = Token("changed");
+  absl::StatusOr<GetAccessTokenResponse> added = Token("added");
+  absl::StatusOr<GetAccessTokenResponse> removed = Token("removed");
+
+  ASSERT_TRUE(kept_after.ok() && changed_after.ok() && added.ok());
+  EXPECT_EQ(kept_after->access_token(), kept_before->access_token()) << "kept its cached token";
+  EXPECT_NE(changed_after->access_token(), changed_before->access_token());
+  EXPECT_EQ(removed.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ProviderRequests() - requests_before, 2) << "changed and added only";
+  EXPECT_THAT(log_.Lines(), ::testing::Contains(HasSubstr(
+                                "config reloaded added=added removed=removed changed=changed")));
 }
 
 TEST_F(ServiceIntegrationTest, UnknownClientIsNotFound) {

@@ -1,5 +1,8 @@
 #include "tests/testing/dev_idp.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -27,6 +30,19 @@ absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
   idp->process_ = *std::move(process);
   idp->issuer_ = nlohmann::json::parse(*line).at("issuer").get<std::string>();
   return idp;
+}
+
+const DevIdp& DevIdp::Shared() {
+  static const std::unique_ptr<DevIdp> shared = [] {
+    absl::StatusOr<std::unique_ptr<DevIdp>> idp = Start({});
+    if (!idp.ok()) {
+      std::fprintf(stderr, "cannot start the dev identity provider: %s\n",
+                   std::string(idp.status().message()).c_str());
+      std::abort();
+    }
+    return *std::move(idp);
+  }();
+  return *shared;
 }
 
 absl::StatusOr<int> DevIdp::TokenRequests(const std::string& client_id) const {

@@ -29,6 +29,10 @@ class DevIdp {
   // "http://127.0.0.1:<port>", exactly as the discovery document names it.
   const std::string& issuer() const { return issuer_; }
 
+  // The provider every test of this process shares (3600 s tokens), started on first use and
+  // stopped at exit. Tests count requests as differences, so sharing it is safe.
+  static const DevIdp& Shared();
+
   // Token requests the provider has received from `client_id`, as it counts them.
   absl::StatusOr<int> TokenRequests(const std::string& client_id) const;
 

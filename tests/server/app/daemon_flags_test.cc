@@ -19,6 +19,10 @@ TEST(DaemonFlagsTest, EveryFlagInBothSpellings) {
   EXPECT_TRUE(flags->check_config);
   EXPECT_EQ(flags->log_level, LogLevel::kDebug);
   EXPECT_EQ(flags->log_format, LogFormat::kJson);
+  EXPECT_EQ(flags->shutdown_grace, absl::Seconds(10));
+  EXPECT_FALSE(ParseDaemonFlags({"--config=a", "--no-reflection"})->reflection);
+  EXPECT_EQ(ParseDaemonFlags({"--config=a", "--shutdown-grace=2s"})->shutdown_grace,
+            absl::Seconds(2));
 }
 
 TEST(DaemonFlagsTest, HelpAndVersionNeedNoConfig) {
@@ -32,6 +36,8 @@ TEST(DaemonFlagsTest, BadValuesNameTheFlag) {
             "--log-level: unknown log level \"loud\"; expected debug, info, warning or error");
   EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--log-format=xml"}).status().message(),
             "--log-format: unknown log format \"xml\"; expected text or json");
+  EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--shutdown-grace", "soon"}).status().message(),
+            "--shutdown-grace: expected a duration from 0s to 10m such as \"10s\", got \"soon\"");
   EXPECT_EQ(ParseDaemonFlags({"--config"}).status().message(), "--config: a value is required");
   EXPECT_EQ(ParseDaemonFlags({"--config", "a", "--verbose"}).status().message(),
             "unknown flag \"--verbose\"");

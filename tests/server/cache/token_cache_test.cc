@@ -94,7 +94,8 @@ class TokenCacheTest : public ::testing::Test {
   testing::FakeScheduler scheduler_{clock_};
   testing::FixedRandom random_{0.5};
   FakeProvider provider_;
-  TokenCache cache_{clock_, executor_, scheduler_, random_, logger_};
+  Metrics metrics_{"test"};
+  TokenCache cache_{clock_, executor_, scheduler_, random_, logger_, metrics_};
 };
 
 TEST_F(TokenCacheTest, FirstCallFetchesAndSecondIsAHit) {
@@ -526,6 +527,28 @@ TEST_F(TokenCacheTest, OneClientsFetchesQueueBehindItsOwnLimitNotOthers) {
   EXPECT_EQ(executor_.RunAll(), 6u) << "each finished fetch lets the next one of its client go";
   EXPECT_TRUE(exports.result.ok());
   EXPECT_EQ(provider_.calls(), 6);
+}
+
+TEST_F(TokenCacheTest, KeysPerClientAreBoundedAndLapsedKeysAreForgotten) {
+  const auto query_for = [&](size_t i) {
+    TokenQuery query = Query();
+    query.key.audience = absl::StrCat("https://api", i, ".example.test");
+    return query;
+  };
+  for (size_t i = 0; i < TokenCache::kMaxKeysPerClient; ++i) GetNow(query_for(i));
+
+  Outcome one_too_many = GetNow(query_for(TokenCache::kMaxKeysPerClient));
+  TokenQuery other_client = Query();
+  other_client.key.client = "exports";
+  Outcome other = GetNow(other_client);
+  Advance(absl::Hours(1));  // Nobody used them again: their renewals lapse.
+
+  EXPECT_EQ(one_too_many.result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(one_too_many.result.status().message()),
+              HasSubstr("client \"reports\" already has 256 cached tokens"));
+  EXPECT_TRUE(other.result.ok()) << "the bound is per client";
+  EXPECT_EQ(cache_.KeyCount("reports"), 0u);
+  EXPECT_TRUE(GetNow(query_for(TokenCache::kMaxKeysPerClient)).result.ok());
 }
 
 TEST_F(TokenLifecycleTest, WarmDoesNotFetchWhatIsAlreadyFresh) {

@@ -222,8 +222,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "default_token_lifetime, allow_insecure_http, http, discovery_ttl, "
                       "refresh_at, negative_cache_ttl, retry"},
         RejectionCase{"UnknownTopLevelKey", "", R"("listen_address": "x",)",
-                      "listen_address: unknown key; expected one of listen, prewarm, "
-                      "max_concurrent_fetches, secret_check_interval, defaults, clients"},
+                      "listen_address: unknown key; expected one of listen, metrics_listen, "
+                      "prewarm, max_concurrent_fetches, secret_check_interval, defaults, "
+                      "clients"},
         RejectionCase{"UnknownHttpKey", R"(, "http": {"retries": 3})", "",
                       "clients[0].http.retries: unknown key; expected one of timeout, ca_file, "
                       "max_response_bytes"},

@@ -68,7 +68,8 @@ class ProviderClientTest : public ::testing::Test {
   testing::CapturedLog log_;
   Logger logger_;
   testing::FakeHttpClient http_;
-  ProviderClient provider_{http_, clock_, logger_};
+  Metrics metrics_{"test"};
+  ProviderClient provider_{http_, clock_, logger_, metrics_};
   ClientConfig client_;
 };
 
@@ -192,7 +193,8 @@ TEST_F(ProviderClientTest, PQ20_RejectedBasicSuggestsCheckingAuthMethod) {
   ASSERT_FALSE(token.ok());
   EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(token.status().message(),
-            "the provider rejected the token request: invalid_client; HTTP 401, auth_method "
+            "the provider rejected the token request: invalid_client; the credentials of client_id "
+            "\"client-a\" were rejected; HTTP 401, auth_method "
             "client_secret_basic; if the provider expects the secret in the request body, set "
             "auth_method to client_secret_post");
 }
@@ -298,8 +300,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "token: the answer is not a JSON object"},
         AnswerCase{"Unauthorized401Empty", 401, "", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint refused the request: HTTP 401 (no content type) with an "
-                   "empty body; if the provider expects the secret in the request body, set "
-                   "auth_method to client_secret_post"},
+                   "empty body; the credentials of client_id \"client-a\" were rejected; if the "
+                   "provider expects the secret in the request body, set auth_method to "
+                   "client_secret_post"},
         AnswerCase{"Redirect", 301, "text/html", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint answered HTTP 301 redirecting to \"\"; credentials are "
                    "never sent after a redirect, so configure the final URL as token_endpoint"}),

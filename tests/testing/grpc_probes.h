@@ -1,0 +1,48 @@
+// Calling the standard gRPC services of a server without generated code: Debian ships neither
+// health.proto nor reflection.proto, and copying them would vendor third-party code. The
+// messages involved are tiny, so their protobuf wire format is written out here.
+#pragma once
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace agentauth::testing {
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus
+inline constexpr int kServing = 1;
+inline constexpr int kNotServing = 2;
+
+// Calls grpc.health.v1.Health/Check for `service`. Returns the ServingStatus, or -1 with the
+// call's status in `error`.
+int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                grpc::Status* error = nullptr);
+
+// Asks grpc.reflection.v1alpha.ServerReflection for the list of services.
+class ListServicesCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit ListServicesCall(const std::shared_ptr<grpc::Channel>& channel);
+
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+  // Waits for the call to end; `answer` gets the raw response bytes, which hold the names.
+  grpc::Status Await(std::string* answer);
+
+ private:
+  grpc::GenericStub stub_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  std::string answer_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool finished_ = false;
+  grpc::Status status_;
+};
+
+}  // namespace agentauth::testing
