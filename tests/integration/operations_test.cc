@@ -33,6 +33,14 @@ using testing::kServing;
 using testing::ListServicesCall;
 using ::testing::Not;
 
+// `name{grpc_code="CODE",grpc_method="METHOD",...}` as prometheus-cpp writes the labels (sorted).
+std::string RpcSeries(const std::string& name, const std::string& method,
+                      const std::string& code = "") {
+  return absl::StrCat(name, "{", code.empty() ? "" : absl::StrCat("grpc_code=\"", code, "\","),
+                      "grpc_method=\"", method,
+                      "\",grpc_service=\"agentauth.v1.TokenService\",grpc_type=\"unary\"}");
+}
+
 // The value of the sample `series` (name with labels, exactly as exposed), or -1.
 double Sample(const std::string& metrics, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
@@ -107,25 +115,13 @@ TEST_F(OperationsTest, MetricsCountWhatHappened) {
   EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="miss"})"),
             1);
   EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="hit"})"), 1);
+  EXPECT_EQ(Sample(metrics, RpcSeries("grpc_server_handled_total", "GetAccessToken", "OK")), 2);
+  EXPECT_EQ(Sample(metrics, RpcSeries("grpc_server_handled_total", "GetAccessToken", "NOT_FOUND")),
+            1);
+  EXPECT_EQ(Sample(metrics, RpcSeries("grpc_server_started_total", "GetAccessToken")), 3);
   EXPECT_EQ(
-      Sample(
-          metrics,
-          R"(grpc_server_handled_total{grpc_code="OK",grpc_method="GetAccessToken",grpc_service="agentauth.v1.TokenService",grpc_type="unary"})"),
-      2);
-  EXPECT_EQ(
-      Sample(
-          metrics,
-          R"(grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetAccessToken",grpc_service="agentauth.v1.TokenService",grpc_type="unary"})"),
-      1);
-  EXPECT_EQ(
-      Sample(
-          metrics,
-          R"(grpc_server_started_total{grpc_method="GetAccessToken",grpc_service="agentauth.v1.TokenService",grpc_type="unary"})"),
-      3);
-  EXPECT_EQ(
-      Sample(
-          metrics,
-          R"(agentauth_provider_requests_total{client="reports",kind="discovery",outcome="success"})"),
+      Sample(metrics, R"(agentauth_provider_requests_total{client="reports",kind="discovery",)"
+                      R"(outcome="success"})"),
       1);
   EXPECT_EQ(
       Sample(
@@ -152,15 +148,12 @@ TEST_F(OperationsTest, ProviderFailuresAreCountedByOutcomeAndOAuthError) {
   const std::string metrics = Scrape();
 
   EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(
-      Sample(
-          metrics,
-          R"(agentauth_provider_requests_total{client="reports",kind="token",outcome="oauth_error"})"),
-      1);
-  EXPECT_EQ(
-      Sample(metrics,
-             R"(agentauth_provider_oauth_errors_total{client="reports",error="invalid_client"})"),
-      1);
+  EXPECT_EQ(Sample(metrics, R"(agentauth_provider_requests_total{client="reports",kind="token",)"
+                            R"(outcome="oauth_error"})"),
+            1);
+  EXPECT_EQ(Sample(metrics, R"(agentauth_provider_oauth_errors_total{client="reports",)"
+                            R"(error="invalid_client"})"),
+            1);
   EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="error"})"),
             1);
   EXPECT_EQ(Sample(metrics, R"(agentauth_client_state{client="reports",state="failing"})"), 1);

@@ -40,6 +40,7 @@
 #include "tests/testing/fake_scheduler.h"
 #include "tests/testing/fault_provider.h"
 #include "tests/testing/status_printing.h"
+#include "tests/testing/temp_dir.h"
 
 namespace agentauth {
 namespace {
@@ -163,11 +164,9 @@ struct TestPki {
 
 class ProviderQuirksTest : public ::testing::Test {
  protected:
-  ProviderQuirksTest() : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {
-    char pattern[] = "/tmp/agentauth-quirks-XXXXXX";
-    dir_ = mkdtemp(pattern);
-    secret_file_ = dir_ + "/client-a.secret";
-    std::ofstream(secret_file_) << kSecret << "\n";
+  ProviderQuirksTest()
+      : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()), dir_(temp_.path()) {
+    secret_file_ = temp_.Write("client-a.secret", absl::StrCat(kSecret, "\n"));
     secrets_ = {kSecret, absl::Base64Escape(absl::StrCat(kClient, ":", kSecret))};
   }
 
@@ -179,7 +178,6 @@ class ProviderQuirksTest : public ::testing::Test {
     client_.reset();
     server_.reset();
     while (!environment_.empty()) environment_.pop_back();  // Last set, first restored.
-    std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
   }
 
   // No log line and no message a caller saw may hold a secret or an issued token; each event
@@ -329,8 +327,9 @@ class ProviderQuirksTest : public ::testing::Test {
   static const TestPki& Pki() {
     static const TestPki* pki = [] {
       auto* made = new TestPki();
-      char pattern[] = "/tmp/agentauth-quirks-pki-XXXXXX";
-      made->dir = mkdtemp(pattern);
+      // The keys live only as long as this process: the directory goes with it.
+      static const testing::TempDir pki_dir;
+      made->dir = pki_dir.path();
       absl::StatusOr<TestCertificateAuthority> issuer =
           TestCertificateAuthority::Create(made->dir, "issuer");
       absl::StatusOr<TestCertificateAuthority> private_ca =
@@ -351,8 +350,6 @@ class ProviderQuirksTest : public ::testing::Test {
       for (const std::string& file : {issuer->certificate_file(), private_ca->certificate_file()}) {
         both << std::ifstream(file).rdbuf();
       }
-      // The keys live only as long as this process.
-      std::atexit([] { std::system(absl::StrCat("rm -rf '", Pki().dir, "'").c_str()); });
       return made;
     }();
     return *pki;
@@ -382,6 +379,7 @@ class ProviderQuirksTest : public ::testing::Test {
   CurlHttpClient http_;
   // No proxy from the machine's environment may take the daemon's requests elsewhere.
   std::vector<std::unique_ptr<ScopedEnv>> environment_ = ScopedEnv::WithoutProxies();
+  testing::TempDir temp_;
   std::string dir_;
   std::string secret_file_;
   std::vector<std::string> secrets_;

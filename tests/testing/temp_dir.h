@@ -12,7 +12,9 @@ namespace agentauth::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "agentauth-XXXXXX").string();
+    // mkdtemp replaces the six trailing X with a unique name.
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("agentauth-" + std::string(6, 'X'))).string();
     path_ = mkdtemp(pattern.data());
   }
   ~TempDir() {

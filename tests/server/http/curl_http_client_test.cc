@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fault_provider.h"
 #include "tests/testing/status_printing.h"
+#include "tests/testing/temp_dir.h"
 
 namespace agentauth {
 namespace {
@@ -170,9 +171,9 @@ TEST_F(CurlHttpClientTest, RedirectIsReturnedAndNotFollowed) {
 class CurlHttpClientProxyTest : public CurlHttpClientTest {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/agentauth-http-test-XXXXXX";
-    pki_dir_ = new std::string(mkdtemp(pattern));
-    absl::StatusOr<TestCertificateAuthority> ca = TestCertificateAuthority::Create(*pki_dir_, "a");
+    pki_dir_ = new testing::TempDir();
+    absl::StatusOr<TestCertificateAuthority> ca =
+        TestCertificateAuthority::Create(pki_dir_->path(), "a");
     ASSERT_TRUE(ca.ok()) << ca.status();
     ca_file_ = new std::string(ca->certificate_file());
     absl::StatusOr<TestCertificateAuthority::ServerCertificate> server =
@@ -182,7 +183,6 @@ class CurlHttpClientProxyTest : public CurlHttpClientTest {
   }
 
   static void TearDownTestSuite() {
-    std::system(absl::StrCat("rm -rf '", *pki_dir_, "'").c_str());
     delete pki_dir_;
     delete ca_file_;
     delete server_certificate_;
@@ -211,13 +211,13 @@ class CurlHttpClientProxyTest : public CurlHttpClientTest {
     return request;
   }
 
-  static std::string* pki_dir_;
+  static testing::TempDir* pki_dir_;
   static std::string* ca_file_;
   static TestCertificateAuthority::ServerCertificate* server_certificate_;
   std::unique_ptr<ConnectProxy> proxy_;
 };
 
-std::string* CurlHttpClientProxyTest::pki_dir_ = nullptr;
+testing::TempDir* CurlHttpClientProxyTest::pki_dir_ = nullptr;
 std::string* CurlHttpClientProxyTest::ca_file_ = nullptr;
 TestCertificateAuthority::ServerCertificate* CurlHttpClientProxyTest::server_certificate_ = nullptr;
 
