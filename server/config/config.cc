@@ -623,7 +623,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {
+    // parse_error for broken syntax, out_of_range for a number beyond a double ("1e999").
     // what() reads "[json.exception.parse_error.101] parse error at line 1, column 14: ...";
     // the part after the bracketed id is what a person needs.
     absl::string_view detail = error.what();

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/common/text.h"
 
 namespace agentauth {
 
@@ -28,7 +29,7 @@ absl::StatusOr<ProviderMetadata> ParseDiscoveryDocument(absl::string_view body,
   metadata.issuer = issuer->get<std::string>();
   if (metadata.issuer != expected_issuer) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the discovery document's issuer \"", metadata.issuer,
+        absl::StrCat("the discovery document's issuer \"", SanitizeForMessage(metadata.issuer, 256),
                      "\" is not the configured authority \"", expected_issuer,
                      "\"; they must match exactly, trailing slash included"));
   }
