@@ -7,6 +7,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: all build bootstrap configure test demo format format-check clean
+.PHONY: test-asan test-tsan fuzz
 
 all: build
 
@@ -38,3 +39,37 @@ format-check:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Sanitizer runs, each in its own build tree (cmake/Sanitizers.cmake). Every finding fails the
+# run: ASan stops at the first error, UBSan is made fatal, LeakSanitizer runs at exit. The
+# suppression files hold only what happens inside Debian's uninstrumented libraries, each entry
+# with its reason.
+SANITIZER_DIR = $(CURDIR)/tests/sanitizers
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:$\
+detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  LSAN_OPTIONS=suppressions=$(SANITIZER_DIR)/lsan.supp:print_suppressions=0
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:$\
+suppressions=$(SANITIZER_DIR)/tsan.supp:print_suppressions=0
+
+test-asan: bootstrap
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAGENTAUTH_SANITIZE=address
+	cmake --build build-asan -j$(JOBS)
+	$(ASAN_ENV) ctest --test-dir build-asan -j$(JOBS) --output-on-failure
+
+# The server's unit tests and the in-process integration tests: the ones where our threads meet.
+test-tsan: bootstrap
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAGENTAUTH_SANITIZE=thread
+	cmake --build build-tsan -j$(JOBS) --target agentauth_server_unit_tests agentauth_integration_tests
+	$(TSAN_ENV) ctest --test-dir build-tsan -j$(JOBS) --output-on-failure \
+	  -R '^server\.|^integration\.ServiceIntegrationTest'
+
+# libFuzzer with clang (cmake/Sanitizers.cmake, tests/fuzz/): builds every target with ASan and
+# UBSan, runs each for FUZZ_SECONDS, and fails listing the inputs when any of them found something.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= token_response discovery config jwt
+
+fuzz: bootstrap
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAGENTAUTH_FUZZ=ON
+	cmake --build build-fuzz -j$(JOBS) --target $(addprefix agentauth_fuzz_,$(FUZZ_TARGETS))
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -10,7 +10,7 @@ readonly DEBIAN_PACKAGES=(
   ca-certificates cmake g++ make pkg-config clang-format curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }
@@ -59,3 +59,38 @@ install_npm_packages() {
 
 install_debian_packages
 install_npm_packages
+
+# promtool checks and unit-tests the alerting rules of deploy/monitoring/ (tests/monitoring/).
+# It comes from Debian's prometheus package, unpacked into .tools/ rather than installed:
+# installing the package would also start a Prometheus server as a system service.
+# scripts/promtool.sh runs it.
+readonly PROMTOOL=.tools/prometheus/usr/bin/promtool
+
+# A subshell, so that its EXIT trap removes the temporary directories whatever fails.
+install_promtool() (
+  if [[ -x $PROMTOOL ]]; then
+    log "promtool present"
+    exit 0
+  fi
+  log "unpacking promtool from Debian's prometheus package into .tools/prometheus/"
+  download=$(mktemp -d)
+  mkdir -p .tools
+  staging=$(mktemp -d .tools/prometheus.XXXXXX)
+  trap 'rm -rf "$download" "$staging"' EXIT
+
+  # Run as root, apt-get downloads as its unprivileged _apt user, which must be able to write.
+  if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then
+    chown _apt "$download"
+  fi
+  if ! apt-cache show prometheus >/dev/null 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  fi
+  (cd "$download" && apt-get download -qq prometheus)
+  dpkg -x "$download"/prometheus_*.deb "$staging"
+  chmod 755 "$staging"
+  rm -rf .tools/prometheus
+  mv "$staging" .tools/prometheus
+  log "$("$PROMTOOL" --version 2>&1 | sed -n 1p)"
+)
+
+install_promtool

@@ -25,54 +25,56 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 FakeTokenService::~FakeTokenService() { ReleaseTokenCalls(); }
 
 void FakeTokenService::AnswerTokenWith(v1::GetAccessTokenResponse response) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   token_error_ = absl::OkStatus();
   token_response_ = std::move(response);
 }
 
 void FakeTokenService::FailTokenWith(absl::Status error) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   token_error_ = std::move(error);
 }
 
 void FakeTokenService::AnswerStatusWith(v1::GetStatusResponse response) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   status_error_ = absl::OkStatus();
   status_response_ = std::move(response);
 }
 
 void FakeTokenService::FailStatusWith(absl::Status error) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   status_error_ = std::move(error);
 }
 
 void FakeTokenService::HoldTokenCalls() {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   hold_token_calls_ = true;
 }
 
 void FakeTokenService::ReleaseTokenCalls() {
-  absl::MutexLock lock(&mutex_);
-  hold_token_calls_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_token_calls_ = false;
+  }
+  token_calls_released_.notify_all();
 }
 
 std::vector<ReceivedTokenCall> FakeTokenService::token_calls() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return token_calls_;
 }
 
 std::vector<v1::GetStatusRequest> FakeTokenService::status_requests() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return status_requests_;
 }
 
 grpc::Status FakeTokenService::GetAccessToken(grpc::ServerContext* context,
                                               const v1::GetAccessTokenRequest* request,
                                               v1::GetAccessTokenResponse* response) {
-  absl::MutexLock lock(&mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   token_calls_.push_back({*request, context->deadline()});
-  mutex_.Await(absl::Condition(
-      +[](bool* hold) { return !*hold; }, &hold_token_calls_));
+  token_calls_released_.wait(lock, [this] { return !hold_token_calls_; });
 
   if (!token_error_.ok()) return ToGrpcStatus(token_error_);
   *response = token_response_;
@@ -82,7 +84,7 @@ grpc::Status FakeTokenService::GetAccessToken(grpc::ServerContext* context,
 grpc::Status FakeTokenService::GetStatus(grpc::ServerContext* /*context*/,
                                          const v1::GetStatusRequest* request,
                                          v1::GetStatusResponse* response) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   status_requests_.push_back(*request);
 
   if (!status_error_.ok()) return ToGrpcStatus(status_error_);
