@@ -52,6 +52,7 @@ chmod 600 "$DEMO_DIR"/*.secret
 cat >"$DEMO_DIR/config.json" <<JSON
 {
   "listen": "127.0.0.1:0",
+  "metrics_listen": "127.0.0.1:0",
   "defaults": {"authority": "$issuer", "min_validity": "60s", "http": {"timeout": "10s"}},
   "clients": [
     {"name": "demo", "client_id": "demo-agent",
@@ -81,7 +82,9 @@ step "agentauth status"
 "$AGENTAUTH" status
 
 echo
-echo "agentauthd serves on $AGENTAUTH_TARGET; its log is in $DEMO_DIR/agentauthd.log."
+metrics=$(sed -nE 's/.* metrics=([^ ]+).*/\1/p' <<<"$listening")
+echo "agentauthd serves on $AGENTAUTH_TARGET, metrics on $metrics; its log is in"
+echo "$DEMO_DIR/agentauthd.log."
 if [[ -t 0 ]]; then
   echo "Try, in another terminal:  AGENTAUTH_TARGET=$AGENTAUTH_TARGET $AGENTAUTH status"
   echo "Press Ctrl-C to stop."
