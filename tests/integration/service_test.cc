@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <latch>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -320,9 +321,14 @@ TEST_F(ServiceIntegrationTest, ConcurrentForcedRefreshesShareOneFetch) {
 
   std::vector<absl::StatusOr<GetAccessTokenResponse>> results(20);
   std::vector<std::thread> callers;
+  // All callers start together: thread start-up alone (slow under sanitizers) must not spread
+  // them over more than one fetch.
+  std::latch start(static_cast<std::ptrdiff_t>(results.size()));
   for (auto& result : results) {
-    callers.emplace_back(
-        [&] { result = client_->GetAccessToken({.client = "reports", .force_refresh = true}); });
+    callers.emplace_back([&] {
+      start.arrive_and_wait();
+      result = client_->GetAccessToken({.client = "reports", .force_refresh = true});
+    });
   }
   for (std::thread& caller : callers) caller.join();
 
