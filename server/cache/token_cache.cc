@@ -117,7 +117,7 @@ size_t TokenCache::KeyCount(const std::string& client) const {
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
   if (entry == nullptr) {
-    metrics_.TokenRequest(query.key.client, "error");
+    metrics_.TokenRequest(query.key.client, "error", "RESOURCE_EXHAUSTED");
     done(absl::ResourceExhaustedError(absl::StrCat(
         "client \"", query.key.client, "\" already has ", kMaxKeysPerClient,
         " cached tokens for distinct scopes and audiences; ask for fewer combinations")));
@@ -148,7 +148,7 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
     // turning into a burst of provider requests.
     const absl::Status error = WithNextAttempt(entry->last_error, entry->retry_not_before - now);
     lock.unlock();
-    metrics_.TokenRequest(query.key.client, "error");
+    metrics_.TokenRequest(query.key.client, "error", absl::StatusCodeToString(error.code()));
     done(error);
     return;
   }
@@ -160,7 +160,8 @@ void TokenCache::AddWaiterLocked(const std::string& client, Entry& entry, Callba
   metrics_.WaitersChanged(client, 1);
   entry.waiters.push_back([this, client, done = std::move(done)](absl::StatusOr<TokenPtr> token) {
     metrics_.WaitersChanged(client, -1);
-    metrics_.TokenRequest(client, token.ok() ? "miss" : "error");
+    metrics_.TokenRequest(client, token.ok() ? "miss" : "error",
+                          absl::StatusCodeToString(token.status().code()));
     done(std::move(token));
   });
 }

@@ -101,8 +101,10 @@ void Metrics::RpcHandled(absl::string_view method, absl::string_view code, doubl
       .Observe(seconds);
 }
 
-void Metrics::TokenRequest(absl::string_view client, absl::string_view result) {
-  token_requests_.Add({{"client", Label(client)}, {"result", Label(result)}}).Increment();
+void Metrics::TokenRequest(absl::string_view client, absl::string_view result,
+                           absl::string_view code) {
+  token_requests_.Add({{"client", Label(client)}, {"result", Label(result)}, {"code", Label(code)}})
+      .Increment();
 }
 
 void Metrics::WaitersChanged(absl::string_view client, double delta) {

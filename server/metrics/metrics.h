@@ -28,8 +28,10 @@ class Metrics {
   void RpcStarted(absl::string_view method);
   void RpcHandled(absl::string_view method, absl::string_view code, double seconds);
 
-  // GetAccessToken by result: "hit", "miss" (waited for a fetch) or "error".
-  void TokenRequest(absl::string_view client, absl::string_view result);
+  // GetAccessToken by result: "hit", "miss" (waited for a fetch) or "error", and the status
+  // code the caller got ("OK", "UNAVAILABLE", ...).
+  void TokenRequest(absl::string_view client, absl::string_view result,
+                    absl::string_view code = "OK");
   void WaitersChanged(absl::string_view client, double delta);
 
   // One provider request: kind "discovery" or "token"; outcome "success", "oauth_error",

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::HealthCheck;
+using testing::HealthWatch;
 using testing::kNotServing;
 using testing::kServing;
 using testing::ListServicesCall;
@@ -112,9 +114,12 @@ TEST_F(OperationsTest, MetricsCountWhatHappened) {
   const std::string metrics = Scrape();
 
   ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="miss"})"),
+  EXPECT_EQ(Sample(metrics,
+                   R"(agentauth_token_requests_total{client="reports",code="OK",result="miss"})"),
             1);
-  EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="hit"})"), 1);
+  EXPECT_EQ(
+      Sample(metrics, R"(agentauth_token_requests_total{client="reports",code="OK",result="hit"})"),
+      1);
   EXPECT_EQ(Sample(metrics, RpcSeries("grpc_server_handled_total", "GetAccessToken", "OK")), 2);
   EXPECT_EQ(Sample(metrics, RpcSeries("grpc_server_handled_total", "GetAccessToken", "NOT_FOUND")),
             1);
@@ -154,7 +159,9 @@ TEST_F(OperationsTest, ProviderFailuresAreCountedByOutcomeAndOAuthError) {
   EXPECT_EQ(Sample(metrics, R"(agentauth_provider_oauth_errors_total{client="reports",)"
                             R"(error="invalid_client"})"),
             1);
-  EXPECT_EQ(Sample(metrics, R"(agentauth_token_requests_total{client="reports",result="error"})"),
+  EXPECT_EQ(Sample(metrics,
+                   R"(agentauth_token_requests_total{client="reports",code="FAILED_PRECONDITION",)"
+                   R"(result="error"})"),
             1);
   EXPECT_EQ(Sample(metrics, R"(agentauth_client_state{client="reports",state="failing"})"), 1);
   EXPECT_EQ(Sample(metrics, R"(agentauth_client_consecutive_failures{client="reports"})"), 1);
@@ -180,6 +187,20 @@ TEST_F(OperationsTest, HealthTurnsServingWhenPrewarmCompletes) {
   grpc::Status unknown;
   EXPECT_EQ(HealthCheck(channel_, "no.such.Service", &unknown), -1);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(OperationsTest, HealthWatchersSeeNotServingWhenTheServerDrains) {
+  StartServer(idp_->issuer(), /*prewarm=*/true);
+  ASSERT_TRUE(client_->GetAccessToken({.client = "reports"}).ok());
+  auto watch = std::make_unique<testing::HealthWatch>(channel_, "");
+  ASSERT_TRUE(watch->WaitFor(kServing));
+
+  std::thread drain([&] { server_->Shutdown(absl::Seconds(5)); });
+  const bool saw_not_serving = watch->WaitFor(kNotServing);
+  watch.reset();  // Ends the stream, so that the drain need not wait out its grace.
+  drain.join();
+
+  EXPECT_TRUE(saw_not_serving) << "probes must see NOT_SERVING before calls are refused";
 }
 
 TEST_F(OperationsTest, ReflectionListsTheServices) {

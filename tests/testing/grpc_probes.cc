@@ -2,6 +2,7 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,52 @@ int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string
   // HealthCheckResponse{status = N}: field 1, varint.
   const std::string bytes = ToString(response);
   return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0;
+}
+
+HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service)
+    : stub_(channel) {
+  const std::string bytes = HealthRequestBytes(service);
+  grpc::Slice slice(bytes);
+  request_ = grpc::ByteBuffer(&slice, 1);
+  // A server-streaming method, called as a stream in both directions with a single request.
+  stub_.PrepareBidiStreamingCall(&context_, "/grpc.health.v1.Health/Watch", grpc::StubOptions(),
+                                 this);
+  StartWrite(&request_);
+  StartWritesDone();
+  StartRead(&response_);
+  StartCall();
+}
+
+HealthWatch::~HealthWatch() {
+  context_.TryCancel();
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return finished_; });
+}
+
+void HealthWatch::OnReadDone(bool ok) {
+  if (!ok) return;
+  const std::string bytes = ToString(response_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    seen_.push_back(bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0);
+  }
+  changed_.notify_all();
+  StartRead(&response_);
+}
+
+void HealthWatch::OnDone(const grpc::Status& /*status*/) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+  }
+  changed_.notify_all();
+}
+
+bool HealthWatch::WaitFor(int status) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+    return std::find(seen_.begin(), seen_.end(), status) != seen_.end() || finished_;
+  }) && std::find(seen_.begin(), seen_.end(), status) != seen_.end();
 }
 
 ListServicesCall::ListServicesCall(const std::shared_ptr<grpc::Channel>& channel) : stub_(channel) {

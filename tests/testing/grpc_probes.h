@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace agentauth::testing {
 
@@ -21,6 +22,29 @@ inline constexpr int kNotServing = 2;
 // call's status in `error`.
 int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                 grpc::Status* error = nullptr);
+
+// Watches grpc.health.v1.Health/Watch for `service`, collecting every status the server sends.
+class HealthWatch : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service);
+  ~HealthWatch() override;
+
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+  // Waits until the server has sent `status`; false if the stream ended first or 30 s passed.
+  bool WaitFor(int status);
+
+ private:
+  grpc::GenericStub stub_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<int> seen_;
+  bool finished_ = false;
+};
 
 // Asks grpc.reflection.v1alpha.ServerReflection for the list of services.
 class ListServicesCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
