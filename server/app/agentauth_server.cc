@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/tsan_handoff.h"
 #include "server/http/url.h"
 
 namespace agentauth {
@@ -284,6 +285,7 @@ void AgentAuthServer::Shutdown(absl::Duration grace) {
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();
+    TsanAcquire(&metrics_);  // Every call's Finish, including the metrics it recorded.
   }
   // Provider requests still running are aborted, so that a hung provider cannot hold the exit
   // for its HTTP timeout; their waiters' calls are already cancelled. Queued ones are dropped.

@@ -2,37 +2,15 @@
 
 #include <atomic>
 
-#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/common/text.h"
+#include "server/common/tsan_handoff.h"
 #include "server/service/conversions.h"
 #include "server/service/token_request.h"
 
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-#include <sanitizer/tsan_interface.h>
-#endif
-
 namespace agentauth {
 namespace {
-
-// gRPC hands a reactor from the handler's thread to the ones that run OnCancel and OnDone inside
-// its core, which Debian builds without ThreadSanitizer. These make that hand-off visible, so
-// TSan checks our reactor code instead of reporting every access to it; no-ops otherwise.
-void PublishReactor(const void* reactor) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  __tsan_release(const_cast<void*>(reactor));
-#else
-  (void)reactor;
-#endif
-}
-void ReceiveReactor(const void* reactor) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  __tsan_acquire(const_cast<void*>(reactor));
-#else
-  (void)reactor;
-#endif
-}
 
 using agentauth::v1::ClientState;
 using agentauth::v1::ClientStatus;
@@ -55,11 +33,11 @@ class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
    public:
     explicit Reactor(std::shared_ptr<DeferredCall> call) : call_(std::move(call)) {}
     void OnCancel() override {
-      ReceiveReactor(this);
+      TsanAcquire(this);
       call_->TryFinish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
     }
     void OnDone() override {
-      ReceiveReactor(this);
+      TsanAcquire(this);
       delete this;
     }
 
@@ -72,7 +50,7 @@ class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
     auto call = std::shared_ptr<DeferredCall>(new DeferredCall(metrics, method));
     auto* reactor = new Reactor(call);
     call->reactor_ = reactor;
-    PublishReactor(reactor);
+    TsanRelease(reactor);
     return {call, reactor};
   }
 
@@ -81,6 +59,8 @@ class DeferredCall : public std::enable_shared_from_this<DeferredCall> {
   void Finish(const grpc::Status& status) {
     metrics_.RpcHandled(method_, GrpcCodeName(status.error_code()),
                         absl::ToDoubleSeconds(absl::Now() - start_));
+    // The server's shutdown waits (inside gRPC) for this Finish and then destroys the metrics.
+    TsanRelease(&metrics_);
     reactor_->Finish(status);
   }
 
