@@ -135,13 +135,6 @@ void FuzzOne(absl::string_view text) {
 }  // namespace agentauth::fuzzing
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const absl::string_view text(reinterpret_cast<const char*>(data), size);
-  try {
-    agentauth::fuzzing::FuzzOne(text);
-  } catch (const std::exception& error) {
-    agentauth::fuzzing::Violation("config", absl::StrCat("exception: ", error.what()));
-  } catch (...) {
-    agentauth::fuzzing::Violation("config", "an exception of unknown type");
-  }
-  return 0;
+  return agentauth::fuzzing::RunGuarded(
+      "config", data, size, [](absl::string_view input) { agentauth::fuzzing::FuzzOne(input); });
 }

@@ -86,13 +86,6 @@ void FuzzOne(absl::string_view body) {
 }  // namespace agentauth::fuzzing
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const absl::string_view body(reinterpret_cast<const char*>(data), size);
-  try {
-    agentauth::fuzzing::FuzzOne(body);
-  } catch (const std::exception& error) {
-    agentauth::fuzzing::Violation("discovery", absl::StrCat("exception: ", error.what()));
-  } catch (...) {
-    agentauth::fuzzing::Violation("discovery", "an exception of unknown type");
-  }
-  return 0;
+  return agentauth::fuzzing::RunGuarded(
+      "discovery", data, size, [](absl::string_view input) { agentauth::fuzzing::FuzzOne(input); });
 }

@@ -2,8 +2,11 @@
 // message on stderr, then abort(), which libFuzzer and the replay driver both treat as a finding.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +24,21 @@ inline constexpr absl::string_view kPlantedSecret = "FUZZ-SECRET-42";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
   std::abort();
+}
+
+// Runs `fuzz_one` on the input as text; an exception escaping it is a violation, since nothing
+// in agentauth may throw across a module boundary.
+template <typename FuzzOne>
+int RunGuarded(absl::string_view target, const uint8_t* data, size_t size, FuzzOne fuzz_one) {
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
+  try {
+    fuzz_one(input);
+  } catch (const std::exception& error) {
+    Violation(target, std::string("exception: ") + error.what());
+  } catch (...) {
+    Violation(target, "an exception of unknown type");
+  }
+  return 0;
 }
 
 inline void Require(bool holds, absl::string_view target, absl::string_view what) {

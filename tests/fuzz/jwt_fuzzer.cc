@@ -76,13 +76,6 @@ void FuzzOne(absl::string_view input) {
 }  // namespace agentauth::fuzzing
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const absl::string_view input(reinterpret_cast<const char*>(data), size);
-  try {
-    agentauth::fuzzing::FuzzOne(input);
-  } catch (const std::exception& error) {
-    agentauth::fuzzing::Violation("jwt", absl::StrCat("exception: ", error.what()));
-  } catch (...) {
-    agentauth::fuzzing::Violation("jwt", "an exception of unknown type");
-  }
-  return 0;
+  return agentauth::fuzzing::RunGuarded(
+      "jwt", data, size, [](absl::string_view input) { agentauth::fuzzing::FuzzOne(input); });
 }
