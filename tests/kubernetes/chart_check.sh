@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The checks of the Helm chart (helm/agentauth/) and the plain manifests (deploy/kubernetes/)
+# that `make test` runs, one per CTest test (tests/kubernetes/CMakeLists.txt):
+#
+#   chart_check.sh lint VALUES                helm lint --strict with the values file
+#   chart_check.sh render VALUES KIND/NAME,...
+#       helm template, then validate_manifests.mjs: API types, required and unknown fields,
+#       and exactly the objects listed (release "agentauth" in namespace "agentauth")
+#   chart_check.sh schema                     values.schema.json rejects a wrong value and an
+#                                             unknown key, each with the JSON path in the error
+#   chart_check.sh check-config VALUES AGENTAUTHD
+#       the rendered ConfigMap's config.json, with the rendered Secret's keys as the secret files,
+#       passes `agentauthd --check-config`
+#   chart_check.sh alerts-copy                the chart's copy of the alert rules equals
+#                                             deploy/monitoring/agentauth-alerts.yaml
+#   chart_check.sh kustomize KIND/NAME,...    kubectl kustomize deploy/kubernetes, validated
+#   chart_check.sh validator-self-test        validate_manifests.mjs reports each mistake of
+#                                             testdata/invalid.yaml (so the checks can fail)
+#
+# helm and kubectl run through scripts/helm.sh and scripts/kubectl.sh, offline. VALUES paths are
+# relative to the repository root.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+readonly CHART=helm/agentauth
+readonly RELEASE=agentauth
+readonly NAMESPACE=agentauth
+readonly VALIDATE=tests/kubernetes/validate_manifests.mjs
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fail() {
+  echo "chart_check: $*" >&2
+  exit 1
+}
+
+render() {
+  scripts/helm.sh template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "$@"
+}
+
+# Runs helm template with the arguments, expecting it to fail with a message containing $1.
+expect_rejected() {
+  local expected=$1
+  shift
+  if render "$@" >"$work/out" 2>"$work/err"; then
+    fail "helm template $* was accepted; expected an error containing: $expected"
+  fi
+  grep -qF -- "$expected" "$work/err" ||
+    fail "helm template $* failed, but not with \"$expected\":$(printf '\n')$(cat "$work/err")"
+  echo "rejected as expected: $* -> $(grep -F -- "$expected" "$work/err" | sed 's/^[- ]*//')"
+}
+
+command=${1:-}
+shift || true
+case $command in
+  lint)
+    scripts/helm.sh lint --strict "$CHART" --namespace "$NAMESPACE" -f "$1"
+    ;;
+
+  render)
+    render -f "$1" >"$work/rendered.yaml"
+    node "$VALIDATE" --expect "$2" "$work/rendered.yaml"
+    ;;
+
+  schema)
+    # Sanity first: the defaults render, so a rejection below is the schema's doing.
+    render >/dev/null
+    expect_rejected "at '/replicaCount': got string, want integer" --set-string replicaCount=two
+    expect_rejected "at '/daemon/logLevel': value must be one of" --set daemon.logLevel=verbose
+    expect_rejected "additional properties 'replicas' not allowed" --set replicas=3
+    expect_rejected "at '/config/defaults': additional properties 'min_validty' not allowed" \
+      --set config.defaults.min_validty=60s
+    expect_rejected "at '/clients/0/name': " --set 'clients[0].name=no spaces allowed'
+    # Not the schema's: the templates' own check that the pod outlives the daemon's drain.
+    expect_rejected "terminationGracePeriodSeconds (12) must be at least" \
+      --set terminationGracePeriodSeconds=12
+    ;;
+
+  check-config)
+    values=$1
+    agentauthd=$2
+    # The secret files are where the chart mounts them; here a temporary folder stands in.
+    render -f "$values" --set secretsMountPath="$work/secrets" >"$work/rendered.yaml"
+    mkdir -p "$work/secrets"
+    node --input-type=module - "$work/rendered.yaml" "$work" <<'JS'
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+const [file, work] = process.argv.slice(2);
+const objects = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
+if (configMaps.length !== 1 || !configMaps[0].data?.['config.json']) {
+  console.error(`expected one ConfigMap with config.json, found ${configMaps.length}`);
+  process.exit(1);
+}
+writeFileSync(`${work}/config.json`, configMaps[0].data['config.json']);
+const config = JSON.parse(configMaps[0].data['config.json']);
+// Each client's secret: from the chart's Secret when it made one, else (existingSecret) a
+// stand-in, as the user's own Secret would provide it.
+const secret = objects.find((o) => o.kind === 'Secret');
+for (const client of config.clients) {
+  const encoded = secret?.data?.[client.name];
+  const value = encoded ? Buffer.from(encoded, 'base64').toString() : `stand-in-for-${client.name}`;
+  writeFileSync(client.client_secret_file, value, { mode: 0o600 });
+}
+JS
+    "$agentauthd" --config "$work/config.json" --check-config
+    ;;
+
+  alerts-copy)
+    cmp deploy/monitoring/agentauth-alerts.yaml "$CHART/files/agentauth-alerts.yaml" ||
+      fail "$CHART/files/agentauth-alerts.yaml differs from deploy/monitoring/agentauth-alerts.yaml: copy it again"
+    echo "the chart's alert rules equal deploy/monitoring/agentauth-alerts.yaml"
+    ;;
+
+  kustomize)
+    scripts/kubectl.sh kustomize deploy/kubernetes >"$work/kustomized.yaml"
+    node "$VALIDATE" --expect "$1" "$work/kustomized.yaml"
+    ;;
+
+  validator-self-test)
+    readonly INVALID=tests/kubernetes/testdata/invalid.yaml
+    if node "$VALIDATE" "$INVALID" >"$work/out" 2>"$work/err"; then
+      fail "validate_manifests.mjs accepted $INVALID"
+    fi
+    sed -n 's/^# expect: //p' "$INVALID" >"$work/expected"
+    missing=$(grep -vxF -f "$work/err" "$work/expected" || true)
+    [[ -z $missing ]] || fail "validate_manifests.mjs did not report:$(printf '\n')$missing$(printf '\n')it said:$(printf '\n')$(cat "$work/err")"
+    echo "validate_manifests.mjs reported all $(wc -l <"$work/expected") mistakes of $INVALID"
+    ;;
+
+  *)
+    fail "unknown command \"$command\" (see the comment at the top of $0)"
+    ;;
+esac
