@@ -9,11 +9,12 @@
 #   chart_check.sh schema                     values.schema.json rejects a wrong value and an
 #                                             unknown key, each with the JSON path in the error
 #   chart_check.sh check-config VALUES AGENTAUTHD
-#       the rendered ConfigMap's config.json, with the rendered Secret's keys as the secret files,
-#       passes `agentauthd --check-config`
+#       the rendered ConfigMap's config.json, with the rendered Secret's keys as the secret files
+#       (in a temporary folder), passes `agentauthd --check-config`
 #   chart_check.sh alerts-copy                the chart's copy of the alert rules equals
 #                                             deploy/monitoring/agentauth-alerts.yaml
 #   chart_check.sh kustomize KIND/NAME,...    kubectl kustomize deploy/kubernetes, validated
+#   chart_check.sh kustomize-check-config AGENTAUTHD   its config.json passes --check-config
 #   chart_check.sh validator-self-test        validate_manifests.mjs reports each mistake of
 #                                             testdata/invalid.yaml (so the checks can fail)
 #
@@ -51,6 +52,39 @@ expect_rejected() {
   echo "rejected as expected: $* -> $(grep -F -- "$expected" "$work/err" | sed 's/^[- ]*//')"
 }
 
+# Runs `agentauthd --check-config` ($2) on the config.json of the one ConfigMap in the rendered
+# file $1. Each client's secret file is written to a temporary folder instead of the mount path
+# (its name kept): from the rendered Secret's key of that name when there is one, else a
+# stand-in, as a Secret the user manages (existingSecret) would provide it.
+check_rendered_config() {
+  local rendered=$1 agentauthd=$2
+  mkdir -p "$work/secrets"
+  node --input-type=module - "$rendered" "$work" <<'JS'
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+const [file, work] = process.argv.slice(2);
+const objects = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
+if (configMaps.length !== 1 || !configMaps[0].data?.['config.json']) {
+  console.error(`expected one ConfigMap with config.json, found ${configMaps.length}`);
+  process.exit(1);
+}
+const config = JSON.parse(configMaps[0].data['config.json']);
+const secrets = objects.filter((o) => o.kind === 'Secret');
+for (const client of config.clients) {
+  const name = basename(client.client_secret_file);
+  const secret = secrets.find((s) => s.data?.[name] || s.stringData?.[name]);
+  const value = secret?.stringData?.[name] ??
+    (secret ? Buffer.from(secret.data[name], 'base64').toString() : `stand-in-for-${name}`);
+  client.client_secret_file = `${work}/secrets/${name}`;
+  writeFileSync(client.client_secret_file, value, { mode: 0o600 });
+}
+writeFileSync(`${work}/config.json`, JSON.stringify(config, null, 2));
+JS
+  "$agentauthd" --config "$work/config.json" --check-config
+}
+
 command=${1:-}
 shift || true
 case $command in
@@ -78,33 +112,8 @@ case $command in
     ;;
 
   check-config)
-    values=$1
-    agentauthd=$2
-    # The secret files are where the chart mounts them; here a temporary folder stands in.
-    render -f "$values" --set secretsMountPath="$work/secrets" >"$work/rendered.yaml"
-    mkdir -p "$work/secrets"
-    node --input-type=module - "$work/rendered.yaml" "$work" <<'JS'
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
-const [file, work] = process.argv.slice(2);
-const objects = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()).filter(Boolean);
-const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
-if (configMaps.length !== 1 || !configMaps[0].data?.['config.json']) {
-  console.error(`expected one ConfigMap with config.json, found ${configMaps.length}`);
-  process.exit(1);
-}
-writeFileSync(`${work}/config.json`, configMaps[0].data['config.json']);
-const config = JSON.parse(configMaps[0].data['config.json']);
-// Each client's secret: from the chart's Secret when it made one, else (existingSecret) a
-// stand-in, as the user's own Secret would provide it.
-const secret = objects.find((o) => o.kind === 'Secret');
-for (const client of config.clients) {
-  const encoded = secret?.data?.[client.name];
-  const value = encoded ? Buffer.from(encoded, 'base64').toString() : `stand-in-for-${client.name}`;
-  writeFileSync(client.client_secret_file, value, { mode: 0o600 });
-}
-JS
-    "$agentauthd" --config "$work/config.json" --check-config
+    render -f "$1" >"$work/rendered.yaml"
+    check_rendered_config "$work/rendered.yaml" "$2"
     ;;
 
   alerts-copy)
@@ -116,6 +125,11 @@ JS
   kustomize)
     scripts/kubectl.sh kustomize deploy/kubernetes >"$work/kustomized.yaml"
     node "$VALIDATE" --expect "$1" "$work/kustomized.yaml"
+    ;;
+
+  kustomize-check-config)
+    scripts/kubectl.sh kustomize deploy/kubernetes >"$work/kustomized.yaml"
+    check_rendered_config "$work/kustomized.yaml" "$1"
     ;;
 
   validator-self-test)
