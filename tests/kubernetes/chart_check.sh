@@ -3,9 +3,10 @@
 # that `make test` runs, one per CTest test (tests/kubernetes/CMakeLists.txt):
 #
 #   chart_check.sh lint VALUES                helm lint --strict with the values file
-#   chart_check.sh render VALUES KIND/NAME,...
+#   chart_check.sh render VALUES
 #       helm template, then validate_manifests.mjs: API types, required and unknown fields,
-#       and exactly the objects listed (release "agentauth" in namespace "agentauth")
+#       and exactly the objects that the values file's "# expect-objects: Kind/name,..." line
+#       lists (release "agentauth" in namespace "agentauth")
 #   chart_check.sh schema                     values.schema.json rejects a wrong value and an
 #                                             unknown key, each with the JSON path in the error
 #   chart_check.sh check-config VALUES AGENTAUTHD
@@ -93,8 +94,10 @@ case $command in
     ;;
 
   render)
+    expected=$(sed -n 's/^# expect-objects: //p' "$1")
+    [[ -n $expected ]] || fail "$1 has no '# expect-objects: Kind/name,...' line"
     render -f "$1" >"$work/rendered.yaml"
-    node "$VALIDATE" --expect "$2" "$work/rendered.yaml"
+    node "$VALIDATE" --expect "$expected" "$work/rendered.yaml"
     ;;
 
   schema)
