@@ -128,6 +128,12 @@ curl -sS --fail-with-body -H "Authorization: Bearer $token" "$issuer/__dev/whoam
 grep -q 'demo-agent' "$work/whoami" || fail "the token is not demo-agent's: $(cat "$work/whoami")"
 log "token fetched from the container and accepted by the provider"
 
+# What the chart's `helm test` pod checks (helm/agentauth/templates/tests/): the daemon reports
+# ready in `agentauth status --json`.
+"$PODMAN" exec "$CONTAINER" sh -c "agentauth status --json --target=$target | grep -q '\"ready\":true'" ||
+  fail "agentauth status --json does not say ready: $("$PODMAN" exec "$CONTAINER" agentauth status --json --target="$target")"
+log "agentauth status --json says ready"
+
 host_pid=$("$PODMAN" inspect --format '{{.State.Pid}}' "$CONTAINER")
 process_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$host_pid/status")
 command_line=$(tr '\0' ' ' <"/proc/$host_pid/cmdline")
