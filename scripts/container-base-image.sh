@@ -74,7 +74,9 @@ APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/a
 Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
 CFG
 find "$root/usr/share/doc" -mindepth 2 -not -name copyright -not -type d -delete
-find "$root/usr/share/man" "$root/usr/share/info" "$root/usr/share/locale" -mindepth 1 -delete
+for folder in man info locale lintian; do
+  [[ -d $root/usr/share/$folder ]] && find "$root/usr/share/$folder" -mindepth 1 -delete
+done
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/tmp/*
 
 # The host's apt sources that use the mirror, so that apt inside the image uses it too (other
