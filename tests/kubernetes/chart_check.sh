@@ -7,6 +7,7 @@
 #       helm template, then validate_manifests.mjs: API types, required and unknown fields,
 #       and exactly the objects that the values file's "# expect-objects: Kind/name,..." line
 #       lists (release "agentauth" in namespace "agentauth")
+#   chart_check.sh notes VALUES               NOTES.txt renders (helm install --dry-run=client)
 #   chart_check.sh schema                     values.schema.json rejects a wrong value and an
 #                                             unknown key, each with the JSON path in the error
 #   chart_check.sh check-config VALUES AGENTAUTHD
@@ -98,6 +99,16 @@ case $command in
     [[ -n $expected ]] || fail "$1 has no '# expect-objects: Kind/name,...' line"
     render -f "$1" >"$work/rendered.yaml"
     node "$VALIDATE" --expect "$expected" "$work/rendered.yaml"
+    ;;
+
+  notes)
+    # NOTES.txt is rendered only by install; --dry-run=client needs no cluster.
+    scripts/helm.sh install "$RELEASE" "$CHART" --namespace "$NAMESPACE" --dry-run=client \
+      -f "$1" >"$work/install.txt"
+    sed -n '/^NOTES:/,$p' "$work/install.txt" >"$work/notes.txt"
+    grep -qF "Callers reach it at:" "$work/notes.txt" ||
+      fail "NOTES.txt did not render:$(printf '\n')$(cat "$work/install.txt")"
+    cat "$work/notes.txt"
     ;;
 
   schema)
