@@ -210,7 +210,6 @@ function checkPrimitive(value, name, path) {
     return value !== null && typeof value === 'object' ? [] : [`${where}: must be an object`];
   }
   if (name === 'null') return value === null ? [] : [`${where}: must be null`];
-  // eslint-disable-next-line valid-typeof
   return typeof value === name ? [] : [`${where}: must be a ${name}, is ${JSON.stringify(value)}`];
 }
 
