@@ -6,7 +6,7 @@
 #   chart_check.sh render VALUES
 #       helm template, then validate_manifests.mjs: API types, required and unknown fields,
 #       and exactly the objects that the values file's "# expect-objects: Kind/name,..." line
-#       lists (release "agentauth" in namespace "agentauth")
+#       lists (release "agentauth" in namespace "agentauth"); then check_pod_policy.mjs
 #   chart_check.sh notes VALUES               NOTES.txt renders (helm install --dry-run=client)
 #   chart_check.sh schema                     values.schema.json rejects a wrong value and an
 #                                             unknown key, each with the JSON path in the error
@@ -16,9 +16,11 @@
 #   chart_check.sh alerts-copy                the chart's copy of the alert rules equals
 #                                             deploy/monitoring/agentauth-alerts.yaml
 #   chart_check.sh kustomize KIND/NAME,...    kubectl kustomize deploy/kubernetes, validated
+#                                             the same way
 #   chart_check.sh kustomize-check-config AGENTAUTHD   its config.json passes --check-config
 #   chart_check.sh validator-self-test        validate_manifests.mjs reports each mistake of
 #                                             testdata/invalid.yaml (so the checks can fail)
+#   chart_check.sh pod-policy-self-test       check_pod_policy.mjs reports a weakened Deployment
 #
 # helm and kubectl run through scripts/helm.sh and scripts/kubectl.sh, offline. VALUES paths are
 # relative to the repository root.
@@ -29,6 +31,7 @@ readonly CHART=helm/agentauth
 readonly RELEASE=agentauth
 readonly NAMESPACE=agentauth
 readonly VALIDATE=tests/kubernetes/validate_manifests.mjs
+readonly POD_POLICY=tests/kubernetes/check_pod_policy.mjs
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -99,6 +102,7 @@ case $command in
     [[ -n $expected ]] || fail "$1 has no '# expect-objects: Kind/name,...' line"
     render -f "$1" >"$work/rendered.yaml"
     node "$VALIDATE" --expect "$expected" "$work/rendered.yaml"
+    node "$POD_POLICY" "$work/rendered.yaml"
     ;;
 
   notes)
@@ -139,6 +143,7 @@ case $command in
   kustomize)
     scripts/kubectl.sh kustomize deploy/kubernetes >"$work/kustomized.yaml"
     node "$VALIDATE" --expect "$1" "$work/kustomized.yaml"
+    node "$POD_POLICY" "$work/kustomized.yaml"
     ;;
 
   kustomize-check-config)
@@ -155,6 +160,21 @@ case $command in
     missing=$(grep -vxF -f "$work/err" "$work/expected" || true)
     [[ -z $missing ]] || fail "validate_manifests.mjs did not report:$(printf '\n')$missing$(printf '\n')it said:$(printf '\n')$(cat "$work/err")"
     echo "validate_manifests.mjs reported all $(wc -l <"$work/expected") mistakes of $INVALID"
+    ;;
+
+  pod-policy-self-test)
+    # Values a user may choose but the defaults must not: check_pod_policy.mjs has to notice.
+    render --set securityContext.readOnlyRootFilesystem=false --set topologySpread.enabled=false \
+      >"$work/weakened.yaml"
+    if node "$POD_POLICY" "$work/weakened.yaml" 2>"$work/err"; then
+      fail "check_pod_policy.mjs accepted a writable root file system and unspread replicas"
+    fi
+    for expected in "Deployment/agentauth agentauthd: readOnlyRootFilesystem is not true" \
+      "Deployment/agentauth: several replicas but no spread over nodes"; do
+      grep -qxF "$expected" "$work/err" ||
+        fail "check_pod_policy.mjs did not report \"$expected\"; it said: $(cat "$work/err")"
+    done
+    echo "check_pod_policy.mjs reported the weakened Deployment"
     ;;
 
   *)
