@@ -12,7 +12,8 @@
 #                                             unknown key, each with the JSON path in the error
 #   chart_check.sh check-config VALUES AGENTAUTHD
 #       the rendered ConfigMap's config.json, with the rendered Secret's keys as the secret files
-#       (in a temporary folder), passes `agentauthd --check-config`
+#       (in a temporary folder), passes `agentauthd --check-config` given the Deployment's
+#       arguments
 #   chart_check.sh alerts-copy                the chart's copy of the alert rules equals
 #                                             deploy/monitoring/agentauth-alerts.yaml
 #   chart_check.sh kustomize KIND/NAME,...    kubectl kustomize deploy/kubernetes, validated
@@ -57,8 +58,8 @@ expect_rejected() {
   echo "rejected as expected: $* -> $(grep -F -- "$expected" "$work/err" | sed 's/^[- ]*//')"
 }
 
-# Runs `agentauthd --check-config` ($2) on the config.json of the one ConfigMap in the rendered
-# file $1. Each client's secret file is written to a temporary folder instead of the mount path
+# Runs `agentauthd --check-config` ($2), with the arguments of the rendered Deployment, on the
+# config.json of the one ConfigMap in the rendered file $1. Each client's secret file is written to a temporary folder instead of the mount path
 # (its name kept): from the rendered Secret's key of that name when there is one, else a
 # stand-in, as a Secret the user manages (existingSecret) would provide it.
 check_rendered_config() {
@@ -86,8 +87,16 @@ for (const client of config.clients) {
   writeFileSync(client.client_secret_file, value, { mode: 0o600 });
 }
 writeFileSync(`${work}/config.json`, JSON.stringify(config, null, 2));
+// The daemon's arguments as the Deployment gives them, but for the config's new place.
+const deployment = objects.find((o) => o.kind === 'Deployment');
+const daemon = deployment.spec.template.spec.containers.find((c) => c.name === 'agentauthd');
+const args = (daemon.args ?? []).filter((arg) => !arg.startsWith('--config'));
+writeFileSync(`${work}/args`, args.map((arg) => `${arg}\n`).join(''));
 JS
-  "$agentauthd" --config "$work/config.json" --check-config
+  local args
+  mapfile -t args <"$work/args"
+  echo "agentauthd ${args[*]} --config CONFIG --check-config"
+  "$agentauthd" "${args[@]}" --config "$work/config.json" --check-config
 }
 
 command=${1:-}
