@@ -8,10 +8,10 @@ The chart sets where it listens and where each client's secret file is; the rest
 {{- if .Values.config.listeners }}
 {{- $_ := set $config "listeners" .Values.config.listeners }}
 {{- else }}
-{{- $_ := set $config "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc)) }}
+{{- $_ := set $config "listen" (printf "%s:%d" .Values.ports.bindAddress (int .Values.ports.grpc)) }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
-{{- $_ := set $config "metrics_listen" (printf "0.0.0.0:%d" (int .Values.ports.metrics)) }}
+{{- $_ := set $config "metrics_listen" (printf "%s:%d" .Values.ports.bindAddress (int .Values.ports.metrics)) }}
 {{- else }}
 {{- $_ := set $config "metrics_listen" "" }}
 {{- end }}
