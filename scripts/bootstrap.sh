@@ -11,6 +11,11 @@ readonly DEBIAN_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  # Callers in other languages (client/python, client/go): Debian's Python gRPC and Go, whose
+  # protoc-gen-go and protoc-gen-go-grpc the build compiles offline from these sources.
+  python3-grpcio python3-protobuf python3-requests
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-goprotobuf-dev
+  golang-golang-x-oauth2-dev
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }
