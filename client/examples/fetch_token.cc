@@ -6,13 +6,20 @@
 #include "client/token_source.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) return std::fprintf(stderr, "usage: %s TARGET CLIENT\n", argv[0]), 2;
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s TARGET CLIENT\n", argv[0]);
+    return 2;
+  }
   auto client = std::make_shared<agentauth::Client>(argv[1]);
   agentauth::TokenSource source(client, {.token = {.client = argv[2]}});
 
-  absl::StatusOr<std::string> header = source.Authorization();  // cached until 60 s before expiry
-  if (!header.ok()) return std::fprintf(stderr, "%s\n", header.status().ToString().c_str()), 1;
+  // Asks the daemon once, then answers from memory until 60 s before the token expires.
+  absl::StatusOr<std::string> header = source.Authorization();
+  if (!header.ok()) {
+    std::fprintf(stderr, "%s\n", header.status().ToString().c_str());
+    return 1;
+  }
   std::printf("Authorization: %s\n", header->c_str());
-  // For gRPC calls: grpc::CompositeChannelCredentials(tls, agentauth::TokenCallCredentials(src)).
+  // For gRPC: grpc::CompositeChannelCredentials(tls, agentauth::TokenCallCredentials(source)).
   return 0;
 }

@@ -70,6 +70,7 @@ type flight struct {
 // Source holds one client's token. Safe for concurrent use.
 type Source struct {
 	stub    agentauthv1.TokenServiceClient
+	target  string // named in error messages
 	options Options
 	request *agentauthv1.GetAccessTokenRequest
 
@@ -83,7 +84,11 @@ type Source struct {
 
 // New returns a Source asking the daemon behind conn.
 func New(conn grpc.ClientConnInterface, options Options) *Source {
-	return NewWithStub(agentauthv1.NewTokenServiceClient(conn), options)
+	source := NewWithStub(agentauthv1.NewTokenServiceClient(conn), options)
+	if cc, ok := conn.(*grpc.ClientConn); ok {
+		source.target = cc.Target()
+	}
+	return source
 }
 
 // NewWithStub returns a Source asking stub, e.g. a fake in tests.
@@ -103,7 +108,7 @@ func NewWithStub(stub agentauthv1.TokenServiceClient, options Options) *Source {
 		Audience:    options.Audience,
 		MinValidity: durationpb.New(options.MinValidity),
 	}
-	return &Source{stub: stub, options: options, request: request}
+	return &Source{stub: stub, target: "(injected stub)", options: options, request: request}
 }
 
 // Token implements oauth2.TokenSource.
@@ -148,7 +153,8 @@ func (s *Source) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 		return current.token, current.err
 	default:
 		return nil, &Error{Code: contextCode(ctx.Err()), Message: fmt.Sprintf(
-			"agentauth: client %q: gave up waiting for a token: %v", s.options.Client, ctx.Err())}
+			"agentauth at %s, client %q: gave up waiting for a token: %v", s.target,
+			s.options.Client, ctx.Err())}
 	}
 }
 
@@ -211,7 +217,8 @@ func (s *Source) fly(current *flight) {
 	response, err := s.stub.GetAccessToken(ctx, s.request)
 	if err != nil {
 		current.err = &Error{Code: status.Code(err), Message: fmt.Sprintf(
-			"agentauth: client %q: %s", s.options.Client, status.Convert(err).Message())}
+			"agentauth at %s, client %q: %s", s.target, s.options.Client,
+			status.Convert(err).Message())}
 	} else {
 		current.token = &oauth2.Token{
 			AccessToken: response.GetAccessToken(),

@@ -193,13 +193,13 @@ func TestConcurrentCallersShareOneRPC(t *testing.T) {
 
 func TestErrorKeepsTheCodeNamesTheClientAndIsNotKept(t *testing.T) {
 	src, stub, _ := setUp(Options{})
-	stub.err = status.Error(codes.NotFound, `client "reports" is not configured`)
+	stub.err = status.Error(codes.NotFound, "not configured")
 
 	_, err := src.Token()
 	stub.err = nil
 	recovered := mustToken(t, src)
 
-	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `client "reports"`) {
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `client "reports": not configured`) {
 		t.Errorf("err = %v, want NotFound naming the client", err)
 	}
 	if recovered.AccessToken != "t2" {

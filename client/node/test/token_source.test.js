@@ -103,7 +103,7 @@ test('concurrent callers share one RPC', async () => {
 
 test('an error reaches every waiter, keeps its code, names the client and is not kept', async () => {
   const { stub, source } = setUp({}, { hold: true });
-  stub.error = { code: grpc.status.NOT_FOUND, details: 'client "reports" is not configured' };
+  stub.error = { code: grpc.status.NOT_FOUND, details: 'not configured' };
 
   const waiting = Array.from({ length: 3 }, () => source.token());
   stub.release();
@@ -117,7 +117,7 @@ test('an error reaches every waiter, keeps its code, names the client and is not
     assert.equal(result.status, 'rejected');
     assert.ok(result.reason instanceof AgentAuthError);
     assert.equal(result.reason.code, 'NOT_FOUND');
-    assert.match(result.reason.message, /client "reports"/);
+    assert.match(result.reason.message, /client "reports": not configured/);
   }
   assert.equal(recovered.accessToken, 't2');
 });

@@ -130,7 +130,7 @@ class TokenSource:
                                  tuple(response.scopes))
         except grpc.RpcError as error:
             flight.error = AgentAuthError(
-                error.code(), f"agentauth at {self._target}, client {self._client!r}: "
+                error.code(), f'agentauth at {self._target}, client "{self._client}": '
                               f"{error.details()}")
         except Exception as error:  # pylint: disable=broad-except
             # Whatever went wrong reaches every waiting caller instead of leaving them hanging.

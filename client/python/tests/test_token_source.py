@@ -130,7 +130,7 @@ class TokenSourceTest(unittest.TestCase):
     def test_error_reaches_every_waiter_and_is_not_kept(self):
         source = self.source()
         self.stub.release.clear()
-        self.stub.error = FakeRpcError(grpc.StatusCode.NOT_FOUND, 'client "reports" unknown')
+        self.stub.error = FakeRpcError(grpc.StatusCode.NOT_FOUND, 'not configured')
         errors = []
 
         def call():
@@ -151,7 +151,8 @@ class TokenSourceTest(unittest.TestCase):
         recovered = source.token()
 
         self.assertEqual([error.code for error in errors], [grpc.StatusCode.NOT_FOUND] * 3)
-        self.assertIn("client 'reports'", str(errors[0]))
+        self.assertIn('agentauth at (injected stub), client "reports": not configured',
+                      str(errors[0]))
         self.assertIn("NOT_FOUND", str(errors[0]))
         self.assertEqual(recovered.access_token, "t2")
 

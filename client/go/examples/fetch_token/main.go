@@ -1,4 +1,5 @@
-// Calls an API with a token from agentauth. Run against `make demo` (see client/go/README):
+// Calls an API with a token from agentauth. Run against `make demo` (README, "Calling it from
+// other languages"); the build puts it in build/client/go/bin/:
 //
 //	fetch_token 127.0.0.1:50051 demo URL
 package main
