@@ -11,13 +11,19 @@ import * as protoLoader from '@grpc/proto-loader';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 
-// The agentauth.v1.TokenService client constructor. int64 fields (a Timestamp's seconds) arrive
-// as strings, so that no precision is lost; enums as their names.
+let tokenService = null;
+
+// The agentauth.v1.TokenService client constructor, from the .proto parsed once per process.
+// int64 fields (a Timestamp's seconds) arrive as strings, so that no precision is lost; enums
+// as their names.
 export function loadTokenService() {
-  const definition = protoLoader.loadSync('agentauth/v1/token_service.proto', {
-    includeDirs: [PROTO_ROOT], keepCase: true, longs: String, enums: String, defaults: true,
-  });
-  return grpc.loadPackageDefinition(definition).agentauth.v1.TokenService;
+  if (!tokenService) {
+    const definition = protoLoader.loadSync('agentauth/v1/token_service.proto', {
+      includeDirs: [PROTO_ROOT], keepCase: true, longs: String, enums: String, defaults: true,
+    });
+    tokenService = grpc.loadPackageDefinition(definition).agentauth.v1.TokenService;
+  }
+  return tokenService;
 }
 
 // A failed GetAccessToken call: `code` is the gRPC status name ('NOT_FOUND'), `grpcCode` its

@@ -1,5 +1,6 @@
 """Unit tests of the Python helper, with a scripted stub and a clock that moves when told."""
 
+import os
 import threading
 import unittest
 
@@ -118,7 +119,7 @@ class TokenSourceTest(unittest.TestCase):
         for thread in threads:
             thread.start()
         while source.waiting_callers < 7:
-            threading.Event().wait(0.001)
+            os.sched_yield()
 
         self.stub.release.set()
         for thread in threads:
@@ -143,7 +144,7 @@ class TokenSourceTest(unittest.TestCase):
         for thread in threads:
             thread.start()
         while source.waiting_callers < 2:
-            threading.Event().wait(0.001)
+            os.sched_yield()
         self.stub.release.set()
         for thread in threads:
             thread.join()
