@@ -7,9 +7,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_token_service.h"
@@ -58,6 +63,29 @@ class NoAuthContext final : public grpc::AuthContext {
   grpc::AuthPropertyIterator end() const override { return NoProperties(); }
   void AddProperty(const std::string&, const grpc::string_ref&) override {}
   bool SetPeerIdentityPropertyName(const std::string&) override { return false; }
+};
+
+// A TokenService whose GetStatus records the authorization header it received, served over
+// local credentials: gRPC sends call credentials only over a channel it deems secure.
+class HeaderRecorder final : public v1::TokenService::Service {
+ public:
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest*,
+                         v1::GetStatusResponse*) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [key, value] : context->client_metadata()) {
+      if (key == "authorization") received_.emplace_back(value.data(), value.size());
+    }
+    return grpc::Status::OK;
+  }
+
+  std::vector<std::string> received() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return received_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> received_;
 };
 
 class TokenSourceTest : public ::testing::Test {
@@ -198,6 +226,69 @@ TEST_F(TokenSourceTest, PluginAddsTheHeaderOrFailsTheCall) {
   EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(none.empty());
   EXPECT_NE(TokenCallCredentials(Source()), nullptr);
+}
+
+// Serves `recorder` on 127.0.0.1 with local credentials, and returns a stub calling it with
+// TokenCallCredentials over `source`.
+class LocalCall {
+ public:
+  LocalCall(HeaderRecorder& recorder, std::shared_ptr<TokenSource> source) {
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::experimental::LocalServerCredentials(LOCAL_TCP),
+                             &port);
+    builder.RegisterService(&recorder);
+    server_ = builder.BuildAndStart();
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+    stub_ = v1::TokenService::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port),
+        grpc::CompositeChannelCredentials(grpc::experimental::LocalCredentials(LOCAL_TCP),
+                                          TokenCallCredentials(std::move(source))),
+        arguments));
+  }
+  ~LocalCall() {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  bool serving() const { return server_ != nullptr; }
+
+  grpc::Status GetStatus() {
+    grpc::ClientContext context;
+    v1::GetStatusResponse response;
+    return stub_->GetStatus(&context, v1::GetStatusRequest(), &response);
+  }
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::TokenService::Stub> stub_;
+};
+
+TEST_F(TokenSourceTest, CallCredentialsCarryTheTokenOnRealCalls) {
+  HeaderRecorder recorder;
+  LocalCall call(recorder, Source());
+  ASSERT_TRUE(call.serving());
+
+  const grpc::Status first = call.GetStatus();
+  const grpc::Status second = call.GetStatus();
+
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_TRUE(second.ok()) << second.error_message();
+  EXPECT_THAT(recorder.received(), ::testing::ElementsAre("Bearer t1", "Bearer t1"));
+  EXPECT_EQ(Calls(), 1u) << "the second call used the kept token";
+}
+
+TEST_F(TokenSourceTest, CallFailsWhenNoTokenCanBeHad) {
+  server_->service().FailTokenWith(absl::NotFoundError("no client \"reports\" is configured"));
+  HeaderRecorder recorder;
+  LocalCall call(recorder, Source());
+  ASSERT_TRUE(call.serving());
+
+  const grpc::Status status = call.GetStatus();
+
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.error_message(), HasSubstr("no client \"reports\" is configured"));
+  EXPECT_TRUE(recorder.received().empty()) << "the call must not reach the server";
 }
 
 }  // namespace

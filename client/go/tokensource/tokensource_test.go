@@ -200,7 +200,8 @@ func TestErrorKeepsTheCodeNamesTheClientAndIsNotKept(t *testing.T) {
 	stub.err = nil
 	recovered := mustToken(t, src)
 
-	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `client "reports": not configured`) {
+	want := `client "reports": not configured`
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want NotFound naming the client", err)
 	}
 	if recovered.AccessToken != "t2" {

@@ -24,7 +24,9 @@ function fakeStub(clock, { lifetimeMs = 3_600_000, hold = false } = {}) {
         const expires = clock.now + stub.lifetimeMs;
         return callback(null, {
           access_token: `t${n}`, authorization: `Bearer t${n}`, scopes: ['api.read'],
-          expires_at: { seconds: String(Math.floor(expires / 1000)), nanos: (expires % 1000) * 1e6 },
+          expires_at: {
+            seconds: String(Math.floor(expires / 1000)), nanos: (expires % 1000) * 1e6,
+          },
         });
       };
       if (hold) pending.push(answer); else setImmediate(answer);
@@ -101,7 +103,7 @@ test('concurrent callers share one RPC', async () => {
   assert.deepEqual(new Set(tokens.map((t) => t.accessToken)), new Set(['t1']));
 });
 
-test('an error reaches every waiter, keeps its code, names the client and is not kept', async () => {
+test('an error reaches every waiter, keeps its code, names the client, is not kept', async () => {
   const { stub, source } = setUp({}, { hold: true });
   stub.error = { code: grpc.status.NOT_FOUND, details: 'not configured' };
 
