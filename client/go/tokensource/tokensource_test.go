@@ -3,6 +3,7 @@ package tokensource
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -236,5 +238,56 @@ func TestPerRPCCredentialsAddTheAuthorizationHeader(t *testing.T) {
 	}
 	if !src.RequireTransportSecurity() || insecure.RequireTransportSecurity() {
 		t.Error("transport security is required unless InsecureTransport is set")
+	}
+}
+
+// recorder is a TokenService whose GetStatus records the authorization header it received.
+type recorder struct {
+	agentauthv1.UnimplementedTokenServiceServer
+	mu       sync.Mutex
+	received []string
+}
+
+func (r *recorder) GetStatus(ctx context.Context,
+	_ *agentauthv1.GetStatusRequest) (*agentauthv1.GetStatusResponse, error) {
+	incoming, _ := metadata.FromIncomingContext(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.received = append(r.received, incoming.Get("authorization")...)
+	return &agentauthv1.GetStatusResponse{}, nil
+}
+
+func TestPerRPCCredentialsCarryTheTokenOnRealCalls(t *testing.T) {
+	src, stub, _ := setUp(Options{InsecureTransport: true})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	service := &recorder{}
+	agentauthv1.RegisterTokenServiceServer(server, service)
+	go server.Serve(listener)
+	defer server.Stop()
+	conn, err := grpc.Dial(listener.Addr().String(), grpc.WithInsecure(), grpc.WithNoProxy(),
+		grpc.WithPerRPCCredentials(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := agentauthv1.NewTokenServiceClient(conn)
+
+	for i := 0; i < 2; i++ {
+		if _, err := client.GetStatus(context.Background(),
+			&agentauthv1.GetStatusRequest{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+
+	if len(service.received) != 2 || service.received[0] != "Bearer t1" ||
+		service.received[1] != "Bearer t1" {
+		t.Errorf("the server received %q, want the token twice", service.received)
+	}
+	if len(stub.requests) != 1 {
+		t.Errorf("%d GetAccessToken calls for two uses, want 1", len(stub.requests))
 	}
 }

@@ -3,12 +3,13 @@
 import os
 import threading
 import unittest
+from concurrent import futures
 
 import grpc
 import requests
 
-from agentauth.v1 import token_service_pb2
-from agentauth_client import AgentAuthError, BearerAuth, TokenSource
+from agentauth.v1 import token_service_pb2, token_service_pb2_grpc
+from agentauth_client import AgentAuthError, BearerAuth, TokenSource, call_credentials
 from agentauth_client.auth import _MetadataPlugin
 
 START = 1_800_000_000.0
@@ -188,6 +189,32 @@ class CredentialsTest(unittest.TestCase):
         self.assertEqual(answers[0], ((("authorization", "Bearer t1"),), None))
         self.assertEqual(answers[1][0], ())
         self.assertEqual(answers[1][1].code, grpc.StatusCode.UNAVAILABLE)
+
+    def test_call_credentials_carry_the_token_on_real_calls(self):
+        received = []
+
+        class Recorder(token_service_pb2_grpc.TokenServiceServicer):
+            def GetStatus(self, request, context):  # pylint: disable=invalid-name
+                received.append(dict(context.invocation_metadata()).get("authorization"))
+                return token_service_pb2.GetStatusResponse()
+
+        # gRPC sends call credentials only over a channel it deems secure: local ones are.
+        local = grpc.LocalConnectionType.LOCAL_TCP
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        token_service_pb2_grpc.add_TokenServiceServicer_to_server(Recorder(), server)
+        port = server.add_secure_port("127.0.0.1:0", grpc.local_server_credentials(local))
+        server.start()
+        credentials = grpc.composite_channel_credentials(grpc.local_channel_credentials(local),
+                                                         call_credentials(self.source))
+        with grpc.secure_channel(f"127.0.0.1:{port}", credentials,
+                                 options=[("grpc.enable_http_proxy", 0)]) as channel:
+            stub = token_service_pb2_grpc.TokenServiceStub(channel)
+            for _ in range(2):
+                stub.GetStatus(token_service_pb2.GetStatusRequest(), timeout=10)
+        server.stop(None)
+
+        self.assertEqual(received, ["Bearer t1", "Bearer t1"])
+        self.assertEqual(self.source.rpc_count, 1)
 
 
 if __name__ == "__main__":
