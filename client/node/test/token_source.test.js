@@ -1,10 +1,14 @@
 // Unit tests of the Node helper with a scripted stub and a clock that moves when told.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { AgentAuthError, createTokenSource } from '../agentauth.js';
+import { AgentAuthError, createTokenSource, loadTokenService } from '../agentauth.js';
 
 const START = 1_800_000_000_000;
 
@@ -136,4 +140,55 @@ test('call credentials generate the authorization metadata', async () => {
   const metadata = await credentials.generateMetadata({ service_url: 'http://127.0.0.1/x' });
 
   assert.deepEqual(metadata.get('authorization'), ['Bearer t1']);
+});
+
+// A self-signed certificate for 127.0.0.1, made with the openssl command: grpc-js sends call
+// credentials only over TLS.
+function selfSignedCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), 'agentauth-node-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
+      'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'),
+      '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('call credentials carry the token on real calls', async () => {
+  const { source, stub } = setUp();
+  const { key, cert } = selfSignedCertificate();
+  const TokenService = loadTokenService();
+  const received = [];
+  const server = new grpc.Server();
+  server.addService(TokenService.service, {
+    GetStatus(call, callback) {
+      received.push(...call.metadata.get('authorization'));
+      callback(null, {});
+    },
+  });
+  const port = await new Promise((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0',
+      grpc.ServerCredentials.createSsl(null, [{ private_key: key, cert_chain: cert }]),
+      (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+  const client = new TokenService(`127.0.0.1:${port}`,
+    grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(cert),
+      source.callCredentials()), { 'grpc.enable_http_proxy': 0 });
+  const getStatus = () => new Promise((resolve, reject) => {
+    client.GetStatus({}, (error, answer) => (error ? reject(error) : resolve(answer)));
+  });
+
+  try {
+    await getStatus();
+    await getStatus();
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
+
+  assert.deepEqual(received, ['Bearer t1', 'Bearer t1']);
+  assert.equal(stub.requests.length, 1);
 });
