@@ -73,6 +73,8 @@ absl::StatusOr<Token> TokenSource::Call() {
   TokenOptions request = options_.token;
   request.min_validity = options_.min_validity;
   absl::StatusOr<v1::GetAccessTokenResponse> response = client_->GetAccessToken(request);
+  // TODO(cpp-target): name the daemon's address as the other helpers do; Client does not
+  // expose its target yet. gRPC's own message names it when the daemon is unreachable.
   if (!response.ok()) {
     return absl::Status(
         response.status().code(),
