@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: all build bootstrap configure test demo format format-check clean
-.PHONY: test-asan test-tsan fuzz image
+.PHONY: test-asan test-tsan fuzz image proto-snapshot
 
 all: build
 
@@ -39,6 +39,12 @@ format-check:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Records proto/ as the contract `make test` holds it to (tests/contract/). Only for a deliberate,
+# announced breaking change: compatible additions pass the check without it.
+proto-snapshot:
+	/usr/bin/python3 tests/contract/proto_contract.py update --protoc protoc --proto-root proto \
+	  --snapshot tests/contract/agentauth_v1.snapshot.json
 
 # Sanitizer runs, each in its own build tree (cmake/Sanitizers.cmake). Every finding fails the
 # run: ASan stops at the first error, UBSan is made fatal, LeakSanitizer runs at exit. The

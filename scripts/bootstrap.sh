@@ -19,6 +19,12 @@ readonly DEBIAN_PACKAGES=(
   "${BUILD_PACKAGES[@]}" clang-format curl
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   podman runc debootstrap unzip
+  # Callers in other languages (client/python, client/go): Debian's Python gRPC and Go, whose
+  # protoc-gen-go and protoc-gen-go-grpc the build compiles offline from these sources. gRPC-Go
+  # needs github.com/golang/protobuf 1.5 (over APIv2), not 1.3, to marshal today's generated code.
+  python3-grpcio python3-protobuf python3-requests
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev golang-golang-x-oauth2-dev
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }
