@@ -84,7 +84,7 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
       metrics_(options.version),
       registry_(config_->clients),
       fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
-      provider_(deps.http, deps.clock, deps.logger, metrics_),
+      provider_(deps.http, deps.clock, deps.logger, metrics_, deps.random),
       // A quarter of the pool per client: a client whose provider hangs keeps at most that many
       // threads, and the others keep the rest.
       cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger, metrics_,

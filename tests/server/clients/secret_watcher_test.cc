@@ -29,7 +29,7 @@ class SecretWatcherTest : public ::testing::Test {
     ClientConfig reports;
     reports.name = "reports";
     reports.client_id = "reports-agent";
-    reports.client_secret = "old-secret";
+    reports.client_secret = SecretString("old-secret");
     reports.secret_file = "/secrets/reports";
     reports.secret_source = "file /secrets/reports";
     reports.credential_fingerprint = CredentialFingerprint(reports);

@@ -12,6 +12,7 @@
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_client.h"
+#include "tests/testing/fake_scheduler.h"
 #include "tests/testing/status_printing.h"
 
 namespace agentauth {
@@ -46,7 +47,7 @@ class ProviderClientTest : public ::testing::Test {
   ProviderClientTest() : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {
     client_.name = "client-a";
     client_.client_id = "client-a";
-    client_.client_secret = "s3cr3t";
+    client_.client_secret = SecretString("s3cr3t");
     client_.authority = kIssuer;
     client_.scopes = {"api.read", "api.write"};
     http_.AnswerJson(kDiscoveryUrl, 200, DiscoveryDocument(kIssuer));
@@ -69,7 +70,8 @@ class ProviderClientTest : public ::testing::Test {
   Logger logger_;
   testing::FakeHttpClient http_;
   Metrics metrics_{"test"};
-  ProviderClient provider_{http_, clock_, logger_, metrics_};
+  testing::FixedRandom random_;
+  ProviderClient provider_{http_, clock_, logger_, metrics_, random_};
   ClientConfig client_;
 };
 
@@ -195,8 +197,9 @@ TEST_F(ProviderClientTest, PQ20_RejectedBasicSuggestsCheckingAuthMethod) {
   EXPECT_EQ(token.status().message(),
             "the provider rejected the token request: invalid_client; the credentials of client_id "
             "\"client-a\" were rejected; HTTP 401, auth_method "
-            "client_secret_basic; if the provider expects the secret in the request body, set "
-            "auth_method to client_secret_post");
+            "client_secret_basic; the provider does not list its token endpoint auth methods; if "
+            "the provider expects the secret in the request body, set auth_method to "
+            "client_secret_post");
 }
 
 // PQ-21: the body carries exactly the normalized scopes; none at all for an empty set.
@@ -300,9 +303,10 @@ INSTANTIATE_TEST_SUITE_P(
                    "token: the answer is not a JSON object"},
         AnswerCase{"Unauthorized401Empty", 401, "", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint refused the request: HTTP 401 (no content type) with an "
-                   "empty body; the credentials of client_id \"client-a\" were rejected; if the "
-                   "provider expects the secret in the request body, set auth_method to "
-                   "client_secret_post"},
+                   "empty body; the credentials of client_id \"client-a\" were rejected; "
+                   "auth_method client_secret_basic; the provider does not list its token "
+                   "endpoint auth methods; if the provider expects the secret in the request "
+                   "body, set auth_method to client_secret_post"},
         AnswerCase{"Redirect", 301, "text/html", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint answered HTTP 301 redirecting to \"\"; credentials are "
                    "never sent after a redirect, so configure the final URL as token_endpoint"}),
@@ -420,8 +424,8 @@ TEST_F(ProviderClientTest, TokenEndpointAnswering404TriggersEarlyRediscovery) {
 }
 
 TEST_F(ProviderClientTest, SecretEchoedByTheProviderIsRedacted) {
-  client_.client_secret = "S3CRET+VALUE";
-  const std::string basic = BasicAuthorization(client_.client_id, client_.client_secret);
+  client_.client_secret = SecretString("S3CRET+VALUE");
+  const std::string basic = BasicAuthorization(client_.client_id, client_.client_secret.value());
   http_.AnswerJson(kTokenUrl, 400,
                    absl::StrCat(R"({"error":"invalid_request","error_description":"got )", basic,
                                 R"( and client_secret=S3CRET%2BVALUE and S3CRET+VALUE"})"));
