@@ -96,6 +96,7 @@ class ServiceIntegrationTest : public ::testing::Test {
   std::string SecretFile(const std::string& name, const std::string& secret) {
     const std::string path = absl::StrCat(secrets_dir_, "/", name);
     std::ofstream(path) << secret << "\n";
+    chmod(path.c_str(), 0600);  // agentauth refuses a secret file every user may read.
     secrets_.push_back(secret);
     return path;
   }
@@ -386,6 +387,8 @@ void SwapSecretLikeKubernetes(const std::string& dir, const std::string& secret)
   const std::string target = absl::StrCat(dir, "/..v", ++version);
   mkdir(target.c_str(), 0700);
   std::ofstream(target + "/secret") << secret << "\n";
+  // A Secret volume with defaultMode 0400; the default 0644 would be refused as world-readable.
+  chmod((target + "/secret").c_str(), 0400);
   const std::string temporary = dir + "/..data_tmp";
   symlink(target.c_str(), temporary.c_str());
   rename(temporary.c_str(), (dir + "/..data").c_str());

@@ -21,12 +21,19 @@ class DevIdp {
  public:
   struct Options {
     int token_lifetime_seconds = 3600;
+    // A JSON file of clients replacing the demo clients (see --clients in server.mjs).
+    std::string clients_file;
+    // Serve https with this certificate chain and key (PEM) and enable tls_client_auth with
+    // client certificates chaining to `client_ca_file`. Empty: plain http.
+    std::string tls_certificate_file;
+    std::string tls_key_file;
+    std::string client_ca_file;
   };
 
   // Starts the provider and waits until it listens.
   static absl::StatusOr<std::unique_ptr<DevIdp>> Start(const Options& options);
 
-  // "http://127.0.0.1:<port>", exactly as the discovery document names it.
+  // "http://127.0.0.1:<port>" ("https" with TLS), exactly as the discovery document names it.
   const std::string& issuer() const { return issuer_; }
 
   // The provider every test of this process shares (3600 s tokens), started on first use and
