@@ -120,12 +120,12 @@ absl::StatusOr<std::unique_ptr<Provider>> StartProvider() {
        {"token_endpoint_auth_method", "tls_client_auth"},
        {"tls_client_auth_subject_dn", absl::StrCat("CN=", kCertificateSubject)}},
   });
-  testing::DevIdp::Options options;
+  testing::DevIdp::Files options;
   options.clients_file = provider->dir.Write("clients.json", clients.dump());
   options.tls_certificate_file = server_certificate->certificate_file;
   options.tls_key_file = server_certificate->key_file;
   options.client_ca_file = client_ca->certificate_file();
-  absl::StatusOr<std::unique_ptr<testing::DevIdp>> idp = testing::DevIdp::Start(options);
+  absl::StatusOr<std::unique_ptr<testing::DevIdp>> idp = testing::DevIdp::Start({}, options);
   if (!idp.ok()) return idp.status();
   provider->idp = *std::move(idp);
   return provider;

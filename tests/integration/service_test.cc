@@ -462,6 +462,26 @@ TEST_F(ServiceIntegrationTest, ReloadKeepsUnchangedClientsAndAppliesTheRest) {
                                 "config reloaded added=added removed=removed changed=changed")));
 }
 
+TEST_F(ServiceIntegrationTest, ClientSecretJwtClientGetsATokenThroughTheService) {
+  StartServer({absl::StrCat(R"({"name": "jwt", "client_id": ")", testing::kJwtClientId,
+                            R"(", "auth_method": "client_secret_jwt", "client_secret_file": ")",
+                            SecretFile("jwt", testing::kJwtClientSecret), R"("})")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("jwt");
+
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(JwtClaims(token->access_token())["client_id"], testing::kJwtClientId);
+}
+
+TEST_F(ServiceIntegrationTest, AllowInsecureHttpIsWarnedAboutAtStartForEachClientUsingIt) {
+  StartServer({DemoClient("reports", R"(, "allow_insecure_http": true)"), DemoClient("exports")});
+
+  EXPECT_THAT(log_.Lines(), ::testing::Contains(
+                                HasSubstr("WARNING config insecure_http_allowed client=reports")));
+  EXPECT_THAT(log_.Lines(),
+              Not(::testing::Contains(HasSubstr("insecure_http_allowed client=exports"))));
+}
+
 TEST_F(ServiceIntegrationTest, UnknownClientIsNotFound) {
   StartServer({DemoClient("reports")});
 

@@ -10,7 +10,7 @@
 
 namespace agentauth::testing {
 
-absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
+absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options, const Files& files) {
   std::vector<std::string> command = {"node",
                                       AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs",
                                       "--port",
@@ -18,10 +18,10 @@ absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
                                       "--token-lifetime",
                                       absl::StrCat(options.token_lifetime_seconds)};
   const std::pair<const char*, const std::string*> file_flags[] = {
-      {"--clients", &options.clients_file},
-      {"--tls-cert", &options.tls_certificate_file},
-      {"--tls-key", &options.tls_key_file},
-      {"--client-ca", &options.client_ca_file}};
+      {"--clients", &files.clients_file},
+      {"--tls-cert", &files.tls_certificate_file},
+      {"--tls-key", &files.tls_key_file},
+      {"--client-ca", &files.client_ca_file}};
   for (const auto& [flag, value] : file_flags) {
     if (value->empty()) continue;
     command.push_back(flag);
