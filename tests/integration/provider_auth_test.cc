@@ -9,9 +9,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/agentauth_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/app/agentauth_server.h"
 #include "server/common/clock.h"
 #include "server/common/random.h"
 #include "server/config/config.h"
@@ -20,6 +22,8 @@
 #include "server/provider/provider_client.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/dev_idp.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_scheduler.h"
 #include "tests/testing/fault_provider.h"
 #include "tests/testing/status_printing.h"
 #include "tests/testing/temp_dir.h"
@@ -182,7 +186,7 @@ class ProviderAuthTest : public ::testing::Test {
   static Provider* provider_;
   testing::TempDir temp_;
   int files_ = 0;
-  MonotonicClock clock_;
+  testing::FakeClock clock_;
   testing::CapturedLog log_;
   Logger logger_;
   CurlHttpClient http_;
@@ -288,6 +292,51 @@ TEST_F(ProviderAuthTest, SecretForAKeyClientNamesTheMethodAndTheListedOnes) {
       "rs256-agent", absl::StrCat(R"("client_secret_file": ")", SecretFile("guess"), R"(")"));
 
   ExpectRejected(Fetch(client), "client_secret_basic");
+}
+
+// The same logins through agentauth itself: the gRPC service in process, called by the C++
+// client, with a config holding one client per method.
+TEST_F(ProviderAuthTest, EveryMethodServesTokensThroughTheService) {
+  const std::string config_text = absl::StrCat(
+      R"({"listen": "127.0.0.1:0", "metrics_listen": "", "prewarm": false,
+          "defaults": {"authority": ")",
+      provider_->idp->issuer(), R"(", "http": {"ca_file": ")", provider_->server_ca_file,
+      R"("}}, "clients": [
+        {"name": "jwt", "client_id": "jwt-agent", "auth_method": "client_secret_jwt",
+         "client_secret_file": ")",
+      SecretFile(kJwtSecret), R"("},
+        {"name": "ps256", "client_id": "ps256-agent", "signing_algorithm": "PS256",
+         "private_key_file": ")",
+      provider_->rsa_key_file, R"("},
+        {"name": "es256", "client_id": "es256-agent", "private_key_file": ")",
+      provider_->ec_key_file, R"(", "key_id": "ec-1"},
+        {"name": "mtls", "client_id": "mtls-agent", "tls_client_cert_file": ")",
+      provider_->client_certificate.certificate_file, R"(", "tls_client_key_file": ")",
+      provider_->client_certificate.key_file, R"("}]})");
+  absl::StatusOr<Config> config = ParseConfig(config_text, SecretSources::Real());
+  ASSERT_TRUE(config.ok()) << config.status();
+  testing::FakeScheduler scheduler(clock_);
+  absl::StatusOr<std::unique_ptr<AgentAuthServer>> server =
+      AgentAuthServer::Start(*std::move(config), ServerOptions{},
+                             {clock_, logger_, http_, scheduler, random_, SecretSources::Real()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  agentauth::Client caller((*server)->address());
+
+  for (const auto& [name, client_id] :
+       std::vector<std::pair<std::string, std::string>>{{"jwt", "jwt-agent"},
+                                                        {"ps256", "ps256-agent"},
+                                                        {"es256", "es256-agent"},
+                                                        {"mtls", "mtls-agent"}}) {
+    absl::StatusOr<v1::GetAccessTokenResponse> token =
+        caller.GetAccessToken({.client = name, .timeout = absl::Seconds(20)});
+
+    ASSERT_TRUE(token.ok()) << name << ": " << token.status();
+    EXPECT_EQ(JwtClaims(token->access_token())["client_id"], client_id) << name;
+  }
+  for (const std::string& line : log_.Lines()) {
+    EXPECT_THAT(line, Not(HasSubstr(kJwtSecret)));
+    EXPECT_THAT(line, Not(HasSubstr("PRIVATE KEY")));
+  }
 }
 
 }  // namespace
