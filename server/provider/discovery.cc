@@ -50,6 +50,14 @@ absl::StatusOr<ProviderMetadata> ParseDiscoveryDocument(absl::string_view body,
     }
     metadata.token_auth_methods = std::move(names);
   }
+
+  const auto aliases = document.find("mtls_endpoint_aliases");
+  if (aliases != document.end() && aliases->is_object()) {
+    const auto alias = aliases->find("token_endpoint");
+    if (alias != aliases->end() && alias->is_string()) {
+      metadata.mtls_token_endpoint = alias->get<std::string>();
+    }
+  }
   return metadata;
 }
 

@@ -17,6 +17,9 @@ struct ProviderMetadata {
   std::string token_endpoint;
   // token_endpoint_auth_methods_supported; nullopt when the document does not list them.
   std::optional<std::vector<std::string>> token_auth_methods;
+  // mtls_endpoint_aliases.token_endpoint (RFC 8705 5): where tls_client_auth requests go
+  // instead of token_endpoint. Empty when the document names none.
+  std::string mtls_token_endpoint;
 };
 
 // `<issuer>/.well-known/openid-configuration`, with one slash whether or not the issuer ends

@@ -275,17 +275,22 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
                           : absl::UnavailableError(cause));
   }
 
-  absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(metadata->token_endpoint);
-  if (!endpoint.ok()) {
-    return Definitive(absl::FailedPreconditionError(
-        absl::StrCat(what, ": token_endpoint ", endpoint.status().message())));
-  }
-  if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
-      !client.allow_insecure_http) {
-    return Definitive(absl::FailedPreconditionError(absl::StrCat(
-        what, ": the token endpoint \"", metadata->token_endpoint,
-        "\" is plain http; refusing to send the client secret there (allow_insecure_http "
-        "permits it)")));
+  for (const std::string* url : {&metadata->token_endpoint, &metadata->mtls_token_endpoint}) {
+    if (url->empty() && url == &metadata->mtls_token_endpoint) continue;
+    absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(*url);
+    const bool main = url == &metadata->token_endpoint;
+    const char* name = main ? "token_endpoint" : "mtls_endpoint_aliases.token_endpoint";
+    if (!endpoint.ok()) {
+      return Definitive(absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", name, " ", endpoint.status().message())));
+    }
+    if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
+        !client.allow_insecure_http) {
+      return Definitive(absl::FailedPreconditionError(absl::StrCat(
+          what, ": the ", main ? "token endpoint" : "mTLS token endpoint", " \"", *url,
+          "\" is plain http; refusing to send the client secret there (allow_insecure_http "
+          "permits it)")));
+    }
   }
   usable = true;
   return metadata;
@@ -321,15 +326,19 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
                                                          const std::string& audience) {
   std::string endpoint = client.token_endpoint;
   std::optional<std::vector<std::string>> listed;
+  std::string mtls_endpoint;
   if (endpoint.empty()) {
     absl::StatusOr<ProviderMetadata> metadata = Discover(client);
     if (!metadata.ok()) return metadata.status();
     endpoint = metadata->token_endpoint;
     listed = metadata->token_auth_methods;
+    mtls_endpoint = metadata->mtls_token_endpoint;
   }
   absl::StatusOr<AuthMethod> method =
       ChooseAuthMethod(client.auth_method, listed, AvailableCredentials::Of(client));
   if (!method.ok()) return Definitive(method.status());
+  // RFC 8705 5: a provider may take mutual TLS on other endpoints than the ordinary ones.
+  if (*method == AuthMethod::kTlsClientAuth && !mtls_endpoint.empty()) endpoint = mtls_endpoint;
 
   HttpRequest request;
   request.method = HttpRequest::Method::kPost;

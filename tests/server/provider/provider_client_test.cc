@@ -243,6 +243,23 @@ TEST_F(ProviderClientTest, TlsClientAuthPresentsTheCertificateAndSendsOnlyTheCli
   EXPECT_EQ(request.client_key_pem, "-----BEGIN PRIVATE KEY-----");
 }
 
+TEST_F(ProviderClientTest, TlsClientAuthUsesTheMtlsEndpointAliasWhenDiscoveryNamesOne) {
+  constexpr char kMtlsTokenUrl[] = "https://mtls.idp.example.test/token";
+  http_.AnswerJson(
+      kDiscoveryUrl, 200,
+      DiscoveryDocument(kIssuer, absl::StrCat(R"(,"mtls_endpoint_aliases":)",
+                                              R"({"token_endpoint":")", kMtlsTokenUrl, R"("})")));
+  http_.AnswerJson(kMtlsTokenUrl, 200, kTokenAnswer);
+  client_.tls_client_cert_pem = "-----BEGIN CERTIFICATE-----";
+  client_.tls_client_key_pem = SecretString("-----BEGIN PRIVATE KEY-----");
+  client_.auth_method = AuthMethod::kTlsClientAuth;
+
+  ASSERT_TRUE(Fetch().ok());
+
+  EXPECT_EQ(http_.RequestsTo(kMtlsTokenUrl).size(), 1u);
+  EXPECT_THAT(http_.RequestsTo(kTokenUrl), IsEmpty());
+}
+
 TEST_F(ProviderClientTest, RejectedCredentialsNameTheMethodAndTheListedOnes) {
   http_.AnswerJson(kDiscoveryUrl, 200,
                    DiscoveryDocument(kIssuer, R"(,"token_endpoint_auth_methods_supported":)"
