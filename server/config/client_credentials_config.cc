@@ -147,6 +147,8 @@ absl::Status CheckSecretFilePermissions(const SecretSources& sources, const std:
 
 absl::StatusOr<std::string> ReadPrivateKeyFile(const SecretSources& sources,
                                                const std::string& path) {
+  // Read first, so that a missing file is reported as such; a refused key is wiped at once by
+  // moving it into a SecretString that goes out of scope.
   absl::StatusOr<std::string> pem = sources.read_file(path);
   if (!pem.ok()) return absl::InvalidArgumentError(pem.status().message());
   if (absl::Status permissions =

@@ -41,14 +41,13 @@ std::string NewJwtId(Random& random) {
   return id;
 }
 
-absl::StatusOr<std::string> SignClientAssertion(const ClientConfig& client,
+absl::StatusOr<std::string> SignClientAssertion(const ClientConfig& client, AuthMethod method,
                                                 const AssertionClaims& claims) {
-  const bool secret_jwt = client.auth_method == AuthMethod::kClientSecretJwt;
+  const bool secret_jwt = method == AuthMethod::kClientSecretJwt;
   if (secret_jwt && client.client_secret.empty()) {
     return absl::FailedPreconditionError("client_secret_jwt needs a client secret");
   }
-  if (!secret_jwt &&
-      (client.auth_method != AuthMethod::kPrivateKeyJwt || client.private_key_pem.empty())) {
+  if (!secret_jwt && (method != AuthMethod::kPrivateKeyJwt || client.private_key_pem.empty())) {
     return absl::FailedPreconditionError("private_key_jwt needs a private key");
   }
 

@@ -29,16 +29,18 @@ struct AssertionClaims {
   std::string jwt_id;     // jti: unique per assertion.
 };
 
-// 128 random bits from `random` as 32 lower-case hex digits, for `jti`.
+// 128 random bits from `random` as 32 lower-case hex digits, for `jti`. The jti only has to be
+// unique (providers refuse a replay); the signature, not the jti, makes the assertion
+// unforgeable, so a seeded generator (SystemRandom) is good enough.
 std::string NewJwtId(Random& random);
 
-// The compact JWS of `claims` for client.auth_method, which must be kClientSecretJwt (HS256
-// under client.client_secret) or kPrivateKeyJwt (client.signing_algorithm with
-// client.private_key_pem, header `kid` = client.key_id when set).
+// The compact JWS of `claims` for `method`, which must be kClientSecretJwt (HS256 under
+// client.client_secret) or kPrivateKeyJwt (client.signing_algorithm with client.private_key_pem,
+// header `kid` = client.key_id when set).
 //
 // Errors: FAILED_PRECONDITION when the method is another one or its credential is missing;
 // INVALID_ARGUMENT or INTERNAL from signing (the message never holds the key).
-absl::StatusOr<std::string> SignClientAssertion(const ClientConfig& client,
+absl::StatusOr<std::string> SignClientAssertion(const ClientConfig& client, AuthMethod method,
                                                 const AssertionClaims& claims);
 
 }  // namespace agentauth

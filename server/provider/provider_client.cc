@@ -421,13 +421,11 @@ absl::Status ProviderClient::Authenticate(const ClientConfig& client, AuthMethod
   }
 
   // RFC 7523 3: aud is the token endpoint; a fresh jti makes every assertion single-use.
-  ClientConfig signer = client;
-  signer.auth_method = method;
-  absl::StatusOr<std::string> assertion =
-      SignClientAssertion(signer, {.client_id = client.client_id,
-                                   .audience = endpoint,
-                                   .issued_at = clock_.Now(),
-                                   .jwt_id = NewJwtId(random_)});
+  absl::StatusOr<std::string> assertion = SignClientAssertion(client, method,
+                                                              {.client_id = client.client_id,
+                                                               .audience = endpoint,
+                                                               .issued_at = clock_.Now(),
+                                                               .jwt_id = NewJwtId(random_)});
   if (!assertion.ok()) {
     return Definitive(absl::FailedPreconditionError(
         absl::StrCat("cannot sign the ", AuthMethodName(method),

@@ -233,6 +233,23 @@ TEST_F(ClientCredentialsConfigTest, FingerprintChangesWithTheKeyTheAlgorithmAndT
   EXPECT_NE(fingerprint(R"(, "private_key_file": "/keys/rsa.pem", "key_id": "k2")"), original);
 }
 
+TEST_F(ClientCredentialsConfigTest, FingerprintChangesWithTheCertificateAndItsKey) {
+  ClientConfig client;
+  client.client_id = "reports-agent";
+  client.tls_client_cert_pem = "certificate one";
+  client.tls_client_key_pem = SecretString("key one");
+  const std::string original = CredentialFingerprint(client);
+
+  ClientConfig new_certificate = client;
+  new_certificate.tls_client_cert_pem = "certificate two";
+  ClientConfig new_key = client;
+  new_key.tls_client_key_pem = SecretString("key two");
+
+  EXPECT_NE(CredentialFingerprint(new_certificate), original);
+  EXPECT_NE(CredentialFingerprint(new_key), original);
+  EXPECT_FALSE(SameCredentials(new_certificate, client));
+}
+
 TEST_F(ClientCredentialsConfigTest, RereadPicksUpARotatedKeyWithANewFingerprint) {
   absl::StatusOr<Config> config = Parse(R"(, "private_key_file": "/keys/rsa.pem")");
   ASSERT_TRUE(config.ok()) << config.status();

@@ -80,7 +80,7 @@ TEST(ClientAssertionTest, ClaimsNameTheClientTheEndpointAndAShortLifetime) {
   client.client_secret = SecretString("a-secret-of-thirty-two-bytes-or-more");
   client.auth_method = AuthMethod::kClientSecretJwt;
 
-  absl::StatusOr<std::string> jwt = SignClientAssertion(client, Claims());
+  absl::StatusOr<std::string> jwt = SignClientAssertion(client, client.auth_method, Claims());
 
   ASSERT_TRUE(jwt.ok()) << jwt.status();
   const DecodedJwt decoded = Decode(*jwt);
@@ -97,7 +97,7 @@ TEST(ClientAssertionTest, ClientSecretJwtIsAnHmacUnderTheSecret) {
   client.client_secret = SecretString("a-secret-of-thirty-two-bytes-or-more");
   client.auth_method = AuthMethod::kClientSecretJwt;
 
-  const DecodedJwt decoded = Decode(*SignClientAssertion(client, Claims()));
+  const DecodedJwt decoded = Decode(*SignClientAssertion(client, client.auth_method, Claims()));
 
   EXPECT_EQ(decoded.signature,
             HmacSha256("a-secret-of-thirty-two-bytes-or-more", decoded.signing_input));
@@ -117,7 +117,7 @@ TEST_P(PrivateKeyJwtTest, SignatureVerifiesWithThePublicKeyAndHeaderNamesAlgorit
   const std::string key = key_case.rsa ? testing::NewRsaKeyPem() : testing::NewEcKeyPem();
   const ClientConfig client = KeyClient(key, key_case.algorithm, "key-2026");
 
-  absl::StatusOr<std::string> jwt = SignClientAssertion(client, Claims());
+  absl::StatusOr<std::string> jwt = SignClientAssertion(client, client.auth_method, Claims());
 
   ASSERT_TRUE(jwt.ok()) << jwt.status();
   const DecodedJwt decoded = Decode(*jwt);
@@ -148,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, PrivateKeyJwtTest,
 TEST(ClientAssertionTest, NoKidHeaderWithoutAKeyId) {
   const ClientConfig client = KeyClient(testing::NewEcKeyPem(), SigningAlgorithm::kEs256);
 
-  const DecodedJwt decoded = Decode(*SignClientAssertion(client, Claims()));
+  const DecodedJwt decoded = Decode(*SignClientAssertion(client, client.auth_method, Claims()));
 
   EXPECT_FALSE(decoded.header.contains("kid"));
 }
@@ -156,7 +156,7 @@ TEST(ClientAssertionTest, NoKidHeaderWithoutAKeyId) {
 TEST(ClientAssertionTest, AlgorithmThatDoesNotFitTheKeyIsRefused) {
   const ClientConfig client = KeyClient(testing::NewEcKeyPem(), SigningAlgorithm::kRs256);
 
-  absl::StatusOr<std::string> jwt = SignClientAssertion(client, Claims());
+  absl::StatusOr<std::string> jwt = SignClientAssertion(client, client.auth_method, Claims());
 
   ASSERT_FALSE(jwt.ok());
   EXPECT_EQ(jwt.status().code(), absl::StatusCode::kInvalidArgument);
