@@ -42,6 +42,8 @@ constexpr int kP256CoordinateBytes = 32;
 
 // Refuses to prompt for a passphrase: an encrypted key fails instead of blocking start-up on the
 // terminal.
+// TODO(keys): passphrase-protected keys (a passphrase file beside the key) are not supported;
+// the passphrase would sit next to the key with the same permissions, so it buys little.
 int NoPassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* /*user*/) { return -1; }
 
 std::unique_ptr<BIO, BioFree> MemoryBio(absl::string_view data) {

@@ -60,6 +60,9 @@ absl::StatusOr<std::string> SignClientAssertion(const ClientConfig& client, Auth
     return absl::StrCat(signing_input, ".",
                         Base64Url(HmacSha256(client.client_secret.value(), signing_input)));
   }
+  // TODO(keys): the PEM is parsed again for every assertion: parse and sign measured 0.9 ms for
+  // ES256 and 2-6 ms for RS256/PS256 (RSA-2048) on the shared 2-core machine, once per token
+  // fetch; caching the parsed key would need a holder that is freed on rotation.
   absl::StatusOr<std::string> signature =
       SignJws(client.private_key_pem.value(), client.signing_algorithm, signing_input);
   if (!signature.ok()) return signature.status();
