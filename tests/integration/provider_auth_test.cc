@@ -3,6 +3,7 @@
 // ProviderClient, libcurl over TLS on loopback. Keys and certificates are made for the run.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -337,6 +338,42 @@ TEST_F(ProviderAuthTest, EveryMethodServesTokensThroughTheService) {
     EXPECT_THAT(line, Not(HasSubstr(kJwtSecret)));
     EXPECT_THAT(line, Not(HasSubstr("PRIVATE KEY")));
   }
+}
+
+// A rotated key file is picked up by the watcher and gets its own cache entries: the token of the
+// old key is not served for the new one, which the provider does not know.
+TEST_F(ProviderAuthTest, RotatedKeyGetsNewCacheEntriesThroughTheService) {
+  const std::string key_file = WritePrivate(temp_, "rotating.key", "");
+  std::filesystem::copy_file(provider_->ec_key_file, key_file,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string config_text = absl::StrCat(
+      R"({"listen": "127.0.0.1:0", "metrics_listen": "", "prewarm": false,
+          "defaults": {"authority": ")",
+      provider_->idp->issuer(), R"(", "http": {"ca_file": ")", provider_->server_ca_file,
+      R"("}}, "clients": [{"name": "es256", "client_id": "es256-agent",
+                           "private_key_file": ")",
+      key_file, R"("}]})");
+  absl::StatusOr<Config> config = ParseConfig(config_text, SecretSources::Real());
+  ASSERT_TRUE(config.ok()) << config.status();
+  testing::FakeScheduler scheduler(clock_);
+  absl::StatusOr<std::unique_ptr<AgentAuthServer>> server =
+      AgentAuthServer::Start(*std::move(config), ServerOptions{},
+                             {clock_, logger_, http_, scheduler, random_, SecretSources::Real()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  agentauth::Client caller((*server)->address());
+  const TokenOptions request{.client = "es256", .timeout = absl::Seconds(20)};
+  absl::StatusOr<v1::GetAccessTokenResponse> before = caller.GetAccessToken(request);
+
+  std::ofstream(key_file, std::ios::trunc) << testing::NewEcKeyPem();
+  const int rotated = (*server)->CheckSecretsNow();
+  absl::StatusOr<v1::GetAccessTokenResponse> after = caller.GetAccessToken(request);
+
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(rotated, 1);
+  ASSERT_FALSE(after.ok()) << "the old key's token was served for the new key";
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(after.status().message(),
+              AllOf(HasSubstr("invalid_client"), HasSubstr("auth_method private_key_jwt")));
 }
 
 }  // namespace
