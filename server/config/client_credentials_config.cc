@@ -78,6 +78,55 @@ absl::Status ReadCertificatePair(const SecretSources& sources, const std::string
   return absl::OkStatus();
 }
 
+// private_key_file with its algorithm (default from the key's type) and key id.
+absl::Status ReadKeySettings(const Setting& key_file, const Setting& algorithm,
+                             const Setting& key_id, const SecretSources& sources,
+                             ClientConfig& out) {
+  if (!key_file.value) {
+    // Set in "defaults" they may be meant for other clients; set on this client they are a slip.
+    for (const Setting* orphan : {&algorithm, &key_id}) {
+      if (orphan->value && orphan->from_client) {
+        return PathError(orphan->path, "only used with private_key_file, which is not set");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> pem = ReadPrivateKeyFile(sources, *key_file.value);
+  if (!pem.ok()) return PathError(key_file.path, pem.status().message());
+  const PrivateKeyInfo info = *DescribePrivateKey(*pem);
+  out.private_key_pem = SecretString(*std::move(pem));
+  out.private_key_file = *key_file.value;
+  out.key_id = key_id.value.value_or("");
+
+  out.signing_algorithm = info.default_algorithm;
+  if (!algorithm.value) return absl::OkStatus();
+  absl::StatusOr<SigningAlgorithm> chosen = ParseAlgorithm(algorithm);
+  if (!chosen.ok()) return chosen.status();
+  if (absl::Status fits = CheckAlgorithmFitsKey(*chosen, info); !fits.ok()) {
+    return PathError(algorithm.path, fits.message());
+  }
+  out.signing_algorithm = *chosen;
+  return absl::OkStatus();
+}
+
+// tls_client_cert_file and tls_client_key_file: both or neither.
+absl::Status ReadCertificateSettings(const Setting& cert_file, const Setting& cert_key,
+                                     const SecretSources& sources, ClientConfig& out) {
+  if (cert_file.value.has_value() != cert_key.value.has_value()) {
+    const Setting& set = cert_file.value ? cert_file : cert_key;
+    return PathError(set.path, "set both tls_client_cert_file and tls_client_key_file");
+  }
+  if (!cert_file.value) return absl::OkStatus();
+
+  AGENTAUTH_RETURN_IF_ERROR(ReadCertificatePair(sources, *cert_file.value, *cert_key.value,
+                                                cert_file.path, cert_key.path,
+                                                out.tls_client_cert_pem, out.tls_client_key_pem));
+  out.tls_client_cert_file = *cert_file.value;
+  out.tls_client_key_file = *cert_key.value;
+  return absl::OkStatus();
+}
+
 // Where auth_method was written, for messages about it.
 std::string AuthMethodPath(const Json& client, absl::string_view path) {
   return client.contains("auth_method") ? absl::StrCat(path, ".auth_method")
@@ -176,43 +225,10 @@ absl::Status ReadClientCredentials(const Json& client, absl::string_view path, c
     if (!setting->ok()) return setting->status();
   }
 
-  if (key_file->value) {
-    absl::StatusOr<std::string> pem = ReadPrivateKeyFile(sources, *key_file->value);
-    if (!pem.ok()) return PathError(key_file->path, pem.status().message());
-    const PrivateKeyInfo info = *DescribePrivateKey(*pem);
-    out.private_key_pem = SecretString(*std::move(pem));
-    out.private_key_file = *key_file->value;
-    out.signing_algorithm = info.default_algorithm;
-    if (algorithm->value) {
-      absl::StatusOr<SigningAlgorithm> chosen = ParseAlgorithm(*algorithm);
-      if (!chosen.ok()) return chosen.status();
-      if (absl::Status fits = CheckAlgorithmFitsKey(*chosen, info); !fits.ok()) {
-        return PathError(algorithm->path, fits.message());
-      }
-      out.signing_algorithm = *chosen;
-    }
-    out.key_id = key_id->value.value_or("");
-  } else {
-    for (const Setting* orphan : {&*algorithm, &*key_id}) {
-      if (orphan->value && orphan->from_client) {
-        return PathError(orphan->path, "only used with private_key_file, which is not set");
-      }
-    }
-  }
+  AGENTAUTH_RETURN_IF_ERROR(ReadKeySettings(*key_file, *algorithm, *key_id, sources, out));
+  AGENTAUTH_RETURN_IF_ERROR(ReadCertificateSettings(*cert_file, *cert_key, sources, out));
 
-  if (cert_file->value.has_value() != cert_key->value.has_value()) {
-    const Setting& set = cert_file->value ? *cert_file : *cert_key;
-    return PathError(set.path, "set both tls_client_cert_file and tls_client_key_file");
-  }
-  if (cert_file->value) {
-    AGENTAUTH_RETURN_IF_ERROR(ReadCertificatePair(sources, *cert_file->value, *cert_key->value,
-                                                  cert_file->path, cert_key->path,
-                                                  out.tls_client_cert_pem, out.tls_client_key_pem));
-    out.tls_client_cert_file = *cert_file->value;
-    out.tls_client_key_file = *cert_key->value;
-  }
-
-  if (absl::Status fits = CheckMethodHasCredential(client, path, out); !fits.ok()) return fits;
+  AGENTAUTH_RETURN_IF_ERROR(CheckMethodHasCredential(client, path, out));
   out.credential_fingerprint = CredentialFingerprint(out);
   return absl::OkStatus();
 }
