@@ -45,9 +45,10 @@ idp_pid=$!
 issuer=$(wait_for_line "$DEMO_DIR/idp.out" '"listening"' | sed -E 's/.*"issuer":"([^"]+)".*/\1/')
 echo "issuer: $issuer"
 
-step "Starting agentauthd with two demo clients"
+step "Starting agentauthd with three demo clients"
 printf 'demo-agent-secret\n' >"$DEMO_DIR/demo.secret"
 printf 'demo-agent-post-secret\n' >"$DEMO_DIR/demo-post.secret"
+printf 'demo-agent-jwt-secret-of-at-least-32-bytes\n' >"$DEMO_DIR/demo-jwt.secret"
 chmod 600 "$DEMO_DIR"/*.secret
 cat >"$DEMO_DIR/config.json" <<JSON
 {
@@ -58,7 +59,9 @@ cat >"$DEMO_DIR/config.json" <<JSON
     {"name": "demo", "client_id": "demo-agent",
      "client_secret_file": "$DEMO_DIR/demo.secret", "scopes": ["itwin-platform", "api.read"]},
     {"name": "demo-post", "client_id": "demo-agent-post", "auth_method": "client_secret_post",
-     "client_secret_file": "$DEMO_DIR/demo-post.secret", "scopes": ["api.read"]}
+     "client_secret_file": "$DEMO_DIR/demo-post.secret", "scopes": ["api.read"]},
+    {"name": "demo-jwt", "client_id": "demo-agent-jwt", "auth_method": "client_secret_jwt",
+     "client_secret_file": "$DEMO_DIR/demo-jwt.secret", "scopes": ["api.read"]}
   ]
 }
 JSON
@@ -79,6 +82,7 @@ echo
 
 step "agentauth status"
 "$AGENTAUTH" token --client demo-post >/dev/null
+"$AGENTAUTH" token --client demo-jwt >/dev/null
 "$AGENTAUTH" status
 
 echo

@@ -59,7 +59,17 @@ void PrintConfigSummary(const agentauth::Config& config) {
     for (size_t i = 0; i < client.scopes.size(); ++i) {
       std::cout << (i > 0 ? " " : "") << client.scopes[i];
     }
-    std::cout << "], secret from " << client.secret_source << "\n";
+    std::cout << "], auth_method " << agentauth::AuthMethodName(client.auth_method);
+    // Where each credential comes from, never the credential.
+    if (!client.secret_source.empty()) std::cout << ", secret from " << client.secret_source;
+    if (!client.private_key_file.empty()) {
+      std::cout << ", private key " << client.private_key_file << " ("
+                << agentauth::SigningAlgorithmName(client.signing_algorithm) << ")";
+    }
+    if (!client.tls_client_cert_file.empty()) {
+      std::cout << ", client certificate " << client.tls_client_cert_file;
+    }
+    std::cout << "\n";
   }
 }
 

@@ -3,14 +3,25 @@
 // `make demo` and the integration tests start it; nothing in production uses it.
 //
 // Usage: node deploy/dev-idp/server.mjs [--port N] [--token-lifetime SECONDS] [--clients FILE]
+//                                       [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
 //   --port            TCP port on 127.0.0.1; 0 (the default) picks a free one.
 //   --token-lifetime  lifetime of issued access tokens in seconds (default 3600).
 //   --clients         JSON file with an array of clients replacing the built-in demo clients:
 //                     [{"client_id": "...", "client_secret": "...",
 //                       "token_endpoint_auth_method": "client_secret_basic"}]
+//                     Beside client metadata (jwks, tls_client_auth_subject_dn,
+//                     tls_client_auth_san_dns, token_endpoint_auth_signing_alg) an entry may name
+//                     "public_key_files": [{"file": "pub.pem", "kid": "k1", "alg": "PS256"}],
+//                     PEM public keys that become the client's jwks (for private_key_jwt), so a
+//                     test never has to write JWKs itself.
+//   --tls-cert/--tls-key  serve https with this certificate (PEM chain) and key. The server then
+//                     asks every client for a certificate without requiring one, and
+//                     tls_client_auth (RFC 8705) is enabled: a client registered with it must
+//                     present a certificate that chains to --client-ca and matches its
+//                     tls_client_auth_subject_dn or tls_client_auth_san_dns.
 //
 // Once listening it prints one JSON line on stdout, which the tests parse:
-//   {"event":"listening","issuer":"http://127.0.0.1:PORT","port":PORT}
+//   {"event":"listening","issuer":"http://127.0.0.1:PORT","port":PORT}   (https with --tls-cert)
 //
 // Test hooks, not part of OpenID: GET /__dev/stats answers the number of token requests seen
 // (in total and per client_id), so tests can count what reached the provider. GET /__dev/whoami
@@ -19,6 +30,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
@@ -37,7 +49,15 @@ const BUILT_IN_CLIENTS = [
   // that skips that step.
   { client_id: 'agent:with+reserved', client_secret: 'p+a%s s:w/rd&=?',
     token_endpoint_auth_method: 'client_secret_basic' },
+  // Accepts only an HS256 assertion made with its secret (client_secret_jwt); oidc-provider
+  // refuses the secret itself for it.
+  { client_id: 'demo-agent-jwt', client_secret: 'demo-agent-jwt-secret-of-at-least-32-bytes',
+    token_endpoint_auth_method: 'client_secret_jwt' },
 ];
+
+// Client metadata a --clients entry may carry through to oidc-provider.
+const PASSED_METADATA = ['jwks', 'tls_client_auth_subject_dn', 'tls_client_auth_san_dns',
+  'token_endpoint_auth_signing_alg'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -45,6 +65,9 @@ function parseOptions() {
       port: { type: 'string', default: '0' },
       'token-lifetime': { type: 'string', default: '3600' },
       clients: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'client-ca': { type: 'string' },
     },
   });
   const port = Number(values.port);
@@ -58,7 +81,15 @@ function parseOptions() {
   const clients = values.clients
     ? JSON.parse(fs.readFileSync(values.clients, 'utf8'))
     : BUILT_IN_CLIENTS;
-  return { port, tokenLifetime, clients };
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new Error('--tls-cert and --tls-key go together');
+  }
+  const tls = values['tls-cert'] ? {
+    cert: fs.readFileSync(values['tls-cert']),
+    key: fs.readFileSync(values['tls-key']),
+    ca: values['client-ca'] ? fs.readFileSync(values['client-ca']) : undefined,
+  } : null;
+  return { port, tokenLifetime, clients, tls };
 }
 
 function signingKeys(privateKey) {
@@ -79,14 +110,55 @@ function verifiedClaims(authorization, publicKey, issuer) {
   return claims;
 }
 
-function asClientMetadata(client) {
+// A JWK of each PEM public key file, for a client's jwks.
+function publicJwks(files) {
   return {
+    keys: files.map(({ file, kid, alg }) => ({
+      ...crypto.createPublicKey(fs.readFileSync(file)).export({ format: 'jwk' }),
+      use: 'sig', ...(kid ? { kid } : {}), ...(alg ? { alg } : {}),
+    })),
+  };
+}
+
+function asClientMetadata(client) {
+  const metadata = {
     client_id: client.client_id,
-    client_secret: client.client_secret,
     token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_basic',
     grant_types: ['client_credentials'],
     response_types: [],
     redirect_uris: [],
+  };
+  if (client.client_secret !== undefined) metadata.client_secret = client.client_secret;
+  for (const key of PASSED_METADATA) {
+    if (client[key] !== undefined) metadata[key] = client[key];
+  }
+  if (client.public_key_files) metadata.jwks = publicJwks(client.public_key_files);
+  return metadata;
+}
+
+// RFC 8705 tls_client_auth over the TLS socket of the request: the certificate the client
+// presented, whether it chains to --client-ca, and whether it names the registered subject.
+function mutualTlsFeature() {
+  const peer = (ctx) => ctx.socket.getPeerX509Certificate?.();
+  return {
+    enabled: true,
+    certificateBoundAccessTokens: false,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: false,
+    getCertificate: (ctx) => peer(ctx),
+    certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+    certificateSubjectMatches: (ctx, property, expected) => {
+      const certificate = peer(ctx);
+      if (!certificate) return false;
+      switch (property) {
+        case 'tls_client_auth_subject_dn':
+          return certificate.subject.split('\n').join(',') === expected;
+        case 'tls_client_auth_san_dns':
+          return certificate.checkHost(expected, { subject: 'never' }) === expected;
+        default:
+          return false;
+      }
+    },
   };
 }
 
@@ -99,14 +171,19 @@ function rejectUnknownScopes(ctx) {
 }
 
 function buildProvider(issuer, options, privateKey) {
+  const clientAuthMethods = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt',
+    'private_key_jwt'];
+  if (options.tls) clientAuthMethods.push('tls_client_auth');
   return new Provider(issuer, {
     clients: options.clients.map(asClientMetadata),
+    clientAuthMethods,
     jwks: signingKeys(privateKey),
     scopes: ['openid', 'offline_access'],
     ttl: { ClientCredentials: options.tokenLifetime },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      mTLS: options.tls ? mutualTlsFeature() : { enabled: false },
       introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -151,10 +228,14 @@ async function main() {
   const stats = { token_requests: 0, by_client: {} };
 
   // The issuer must name the port, which is only known once listening: reserve it first.
-  const server = http.createServer();
+  // With TLS, every client is asked for a certificate but none is required: discovery and the
+  // other methods work without one, and oidc-provider decides per client (certificateAuthorized).
+  const server = options.tls
+    ? https.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false })
+    : http.createServer();
   await new Promise((resolve) => server.listen(options.port, '127.0.0.1', resolve));
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const provider = buildProvider(issuer, options, privateKey);

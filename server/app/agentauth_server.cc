@@ -75,6 +75,20 @@ std::string StateName(agentauth::v1::ClientState state) {
   }
 }
 
+// Every client that may use plain http beyond loopback, at start-up and on each reload: its
+// credentials and tokens may cross a network in clear text.
+void WarnAboutInsecureHttp(const std::vector<ClientConfig>& clients, Logger& logger) {
+  for (const ClientConfig& client : clients) {
+    if (!client.allow_insecure_http) continue;
+    logger.Warning("config", "insecure_http_allowed",
+                   {{"client", client.name},
+                    {"authority", client.authority},
+                    {"risk",
+                     "allow_insecure_http lets credentials and tokens travel unencrypted to "
+                     "a provider beyond this machine"}});
+  }
+}
+
 }  // namespace
 
 AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const ServerOptions& options,
@@ -84,7 +98,7 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
       metrics_(options.version),
       registry_(config_->clients),
       fetch_pool_(static_cast<size_t>(config_->max_concurrent_fetches)),
-      provider_(deps.http, deps.clock, deps.logger, metrics_),
+      provider_(deps.http, deps.clock, deps.logger, metrics_, deps.random),
       // A quarter of the pool per client: a client whose provider hangs keeps at most that many
       // threads, and the others keep the rest.
       cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger, metrics_,
@@ -222,6 +236,7 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
        {"clients", absl::StrJoin(names, ",")},
        {"prewarm", shared_config->prewarm ? "on" : "off"},
        {"reflection", options.enable_reflection ? "on" : "off"}});
+  WarnAboutInsecureHttp(shared_config->clients, deps.logger);
   if (!is_unix && !IsLoopbackAddress(server->address_)) {
     // TODO(security): caller authentication (the security issue) will refuse this instead.
     deps.logger.Warning("server", "listening_beyond_loopback",
@@ -252,6 +267,7 @@ void AgentAuthServer::Reload(const Config& config) {
                            "clients were reloaded"}});
   }
 
+  WarnAboutInsecureHttp(config.clients, deps_.logger);
   const ClientRegistry::Changes changes = registry_.ReplaceAll(config.clients);
   for (const std::vector<std::string>* names : {&changes.removed, &changes.changed}) {
     for (const std::string& name : *names) {

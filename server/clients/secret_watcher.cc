@@ -1,6 +1,6 @@
 #include "server/clients/secret_watcher.h"
 
-#include "server/common/fingerprint.h"
+#include "server/config/client_credentials_config.h"
 
 namespace agentauth {
 
@@ -27,24 +27,25 @@ void SecretWatcher::PlanNext() {
 int SecretWatcher::CheckNow() {
   int rotated = 0;
   for (const std::shared_ptr<const ClientConfig>& client : registry_.All()) {
-    if (client->secret_file.empty()) continue;
-
-    absl::StatusOr<std::string> secret = ReadSecretFile(sources_, client->secret_file);
-    if (!secret.ok()) {
-      logger_.Warning("secrets", "reread_failed",
-                      {{"client", client->name},
-                       {"cause", std::string(secret.status().message())},
-                       {"action", "keeping the current secret"}});
-      continue;
-    }
-    if (*secret == client->client_secret) continue;
+    const bool has_files = !client->secret_file.empty() || !client->private_key_file.empty() ||
+                           !client->tls_client_cert_file.empty();
+    if (!has_files) continue;
 
     ClientConfig updated = *client;
-    updated.client_secret = *std::move(secret);
-    updated.credential_fingerprint = CredentialFingerprint(updated);
+    if (absl::Status reread = RereadCredentialFiles(sources_, updated); !reread.ok()) {
+      logger_.Warning("secrets", "reread_failed",
+                      {{"client", client->name},
+                       {"cause", std::string(reread.message())},
+                       {"action", "keeping the current credentials"}});
+      continue;
+    }
+    if (SameCredentials(updated, *client)) continue;
+
     logger_.Info("secrets", "secret_rotated",
                  {{"client", client->name},
                   {"source", client->secret_source},
+                  {"private_key_file", client->private_key_file},
+                  {"tls_client_cert_file", client->tls_client_cert_file},
                   {"old_fingerprint", client->credential_fingerprint},
                   {"new_fingerprint", updated.credential_fingerprint}});
     const ClientConfig old_client = *client;

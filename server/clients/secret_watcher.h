@@ -14,10 +14,13 @@
 
 namespace agentauth {
 
-// Every `interval`, re-reads the secret file of each client that has one. When the content
-// changed, replaces the client in the registry (new secret, new credential fingerprint) and
-// calls `on_rotated(old, new)`. A file that cannot be read or is empty is logged and the old
-// secret kept: a half-written update must not take a client down.
+// Every `interval`, re-reads the credential files of each client that has any: the secret file,
+// the private key file, the client certificate and its key. When a content changed, replaces
+// the client in the registry (new credentials, new credential fingerprint) and calls
+// `on_rotated(old, new)`. A file that cannot be read, is empty, has loose permissions or holds
+// no usable key (or a certificate that does not match its key, as between the two writes of a
+// rotation) is logged and the old credentials kept: a half-written update must not take a
+// client down.
 //
 // Thread-safe. Borrows everything; Stop() (or destroying the scheduler) before the borrowed
 // objects go away.

@@ -1,6 +1,7 @@
 #include "server/config/config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "server/common/fingerprint.h"
 #include "server/common/status_macros.h"
+#include "server/config/client_credentials_config.h"
 #include "server/http/url.h"
 
 namespace agentauth {
@@ -202,8 +204,6 @@ struct SharedSettings {
   "authority", "url_prefix", "auth_method", "min_validity", "default_token_lifetime", \
       "allow_insecure_http", "http", "discovery_ttl", "refresh_at", "negative_cache_ttl", "retry"
 
-constexpr std::initializer_list<absl::string_view> kSharedKeys = {AGENTAUTH_SHARED_KEYS};
-
 absl::Status ReadRetry(const Json& object, absl::string_view path, SharedSettings& out) {
   const auto found = object.find("retry");
   if (found == object.end()) return absl::OkStatus();
@@ -275,9 +275,13 @@ absl::StatusOr<AuthMethod> ParseAuthMethod(const Located<std::string>& method) {
   if (!method.value) return AuthMethod::kAutomatic;
   if (*method.value == "client_secret_basic") return AuthMethod::kClientSecretBasic;
   if (*method.value == "client_secret_post") return AuthMethod::kClientSecretPost;
+  if (*method.value == "client_secret_jwt") return AuthMethod::kClientSecretJwt;
+  if (*method.value == "private_key_jwt") return AuthMethod::kPrivateKeyJwt;
+  if (*method.value == "tls_client_auth") return AuthMethod::kTlsClientAuth;
   return PathError(method.path,
                    absl::StrCat("unknown method \"", *method.value,
-                                "\"; expected client_secret_basic or client_secret_post"));
+                                "\"; expected client_secret_basic, client_secret_post, "
+                                "client_secret_jwt, private_key_jwt or tls_client_auth"));
 }
 
 // Checks a provider URL: https, or http where it cannot leave the machine or is allowed.
@@ -366,9 +370,12 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
   Located<std::string> env;
   AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "client_secret_file", file));
   AGENTAUTH_RETURN_IF_ERROR(ReadString(client, path, "client_secret_env", env));
-  if (file.value.has_value() == env.value.has_value()) {
-    return PathError(path, "set exactly one of client_secret_file or client_secret_env");
+  if (file.value && env.value) {
+    return PathError(path, "set only one of client_secret_file or client_secret_env");
   }
+  // A client may log in with a key or a certificate only; ReadClientCredentials checks that
+  // some credential is there.
+  if (!file.value && !env.value) return absl::OkStatus();
 
   std::string secret;
   if (file.value) {
@@ -400,7 +407,7 @@ absl::Status ReadSecret(const Json& client, absl::string_view path, const Secret
                        absl::StrCat("the client secret from ", out.secret_source, " is empty"));
     }
   }
-  out.client_secret = std::move(secret);
+  out.client_secret = SecretString(std::move(secret));
   return absl::OkStatus();
 }
 
@@ -466,13 +473,13 @@ absl::Status ApplySharedSettings(const SharedSettings& client, const SharedSetti
 }
 
 absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view path,
-                                         const SharedSettings& defaults,
+                                         const SharedSettings& defaults, const Json* defaults_json,
                                          const SecretSources& secrets) {
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(client, path));
   AGENTAUTH_RETURN_IF_ERROR(
       RejectUnknownKeys(client, path,
                         {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
-                         "token_endpoint", AGENTAUTH_SHARED_KEYS}));
+                         "token_endpoint", AGENTAUTH_SHARED_KEYS, AGENTAUTH_CREDENTIAL_KEYS}));
 
   ClientConfig out;
   Located<std::string> name;
@@ -504,7 +511,7 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
     out.token_endpoint = *token_endpoint.value;
   }
 
-  out.credential_fingerprint = CredentialFingerprint(out);
+  AGENTAUTH_RETURN_IF_ERROR(ReadClientCredentials(client, path, defaults_json, secrets, out));
   return out;
 }
 
@@ -537,6 +544,12 @@ absl::string_view AuthMethodName(AuthMethod method) {
       return "client_secret_basic";
     case AuthMethod::kClientSecretPost:
       return "client_secret_post";
+    case AuthMethod::kClientSecretJwt:
+      return "client_secret_jwt";
+    case AuthMethod::kPrivateKeyJwt:
+      return "private_key_jwt";
+    case AuthMethod::kTlsClientAuth:
+      return "tls_client_auth";
   }
   return "unknown";
 }
@@ -578,6 +591,24 @@ SecretSources SecretSources::Real() {
     }
     return content;
   };
+  sources.file_access = [](const std::string& path) -> absl::StatusOr<FileAccess> {
+    // stat, not lstat: a Kubernetes Secret volume's files are symlinks into ..data, and what
+    // matters is who may read the file they end at.
+    struct stat info = {};
+    if (stat(path.c_str(), &info) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
+    }
+    FileAccess access;
+    access.mode = info.st_mode & 07777;
+    access.group_is_own = info.st_gid == getegid();
+    std::vector<gid_t> groups(static_cast<size_t>(std::max(getgroups(0, nullptr), 0)));
+    const int count = getgroups(static_cast<int>(groups.size()), groups.data());
+    for (int i = 0; i < count && !access.group_is_own; ++i) {
+      access.group_is_own = groups[static_cast<size_t>(i)] == info.st_gid;
+    }
+    return access;
+  };
   sources.get_env = [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr) return std::nullopt;
@@ -589,6 +620,12 @@ SecretSources SecretSources::Real() {
 absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const std::string& path) {
   absl::StatusOr<std::string> secret = sources.read_file(path);
   if (!secret.ok()) return absl::InvalidArgumentError(secret.status().message());
+  if (absl::Status permissions =
+          CheckSecretFilePermissions(sources, path, SecretFileKind::kClientSecret);
+      !permissions.ok()) {
+    SecretString wiped(*std::move(secret));
+    return permissions;
+  }
 
   // Secret files written with `echo` end in a newline that is not part of the secret.
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
@@ -604,8 +641,11 @@ absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const s
 
 std::string CredentialFingerprint(const ClientConfig& client) {
   const absl::string_view separator("\0", 1);
-  return Fingerprint(absl::StrCat(client.client_id, separator, client.client_secret, separator,
-                                  AuthMethodName(client.auth_method)));
+  return Fingerprint(absl::StrCat(
+      client.client_id, separator, client.client_secret.value(), separator,
+      AuthMethodName(client.auth_method), separator, client.private_key_pem.value(), separator,
+      SigningAlgorithmName(client.signing_algorithm), separator, client.key_id, separator,
+      client.tls_client_cert_pem, separator, client.tls_client_key_pem.value()));
 }
 
 std::vector<std::string> NormalizeScopes(const std::vector<std::string>& scopes) {
@@ -672,9 +712,12 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
   }
 
   SharedSettings defaults;
+  const Json* defaults_json = nullptr;
   if (const auto found = root.find("defaults"); found != root.end()) {
+    defaults_json = &*found;
     AGENTAUTH_RETURN_IF_ERROR(RequireObject(*found, "defaults"));
-    AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(*found, "defaults", kSharedKeys));
+    AGENTAUTH_RETURN_IF_ERROR(
+        RejectUnknownKeys(*found, "defaults", {AGENTAUTH_SHARED_KEYS, AGENTAUTH_CREDENTIAL_KEYS}));
     AGENTAUTH_RETURN_IF_ERROR(ReadShared(*found, "defaults", defaults));
   }
 
@@ -684,7 +727,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
   }
   for (size_t i = 0; i < clients->size(); ++i) {
     const std::string path = Element("clients", i);
-    absl::StatusOr<ClientConfig> client = ParseClient((*clients)[i], path, defaults, secrets);
+    absl::StatusOr<ClientConfig> client =
+        ParseClient((*clients)[i], path, defaults, defaults_json, secrets);
     if (!client.ok()) return client.status();
     if (const ClientConfig* earlier = config.FindClient(client->name); earlier != nullptr) {
       return PathError(Child(path, "name"),

@@ -23,14 +23,20 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/common/refresh_policy.h"
+#include "server/common/secret_string.h"
+#include "server/crypto/jose_signing.h"
 
 namespace agentauth {
 
-// How agentauth proves the client's identity to the token endpoint (RFC 6749 2.3.1).
+// How agentauth proves the client's identity to the token endpoint (RFC 6749 2.3.1, OpenID
+// Connect Core 9, RFC 7523, RFC 8705).
 enum class AuthMethod {
-  kAutomatic,          // Chosen from the provider's discovery document; Basic if it says nothing.
+  kAutomatic,          // Chosen from discovery and the configured credentials (ChooseAuthMethod).
   kClientSecretBasic,  // HTTP Basic with the form-encoded id and secret.
   kClientSecretPost,   // client_id and client_secret in the request body.
+  kClientSecretJwt,    // A JWT assertion signed with HS256 under the secret.
+  kPrivateKeyJwt,      // A JWT assertion signed with the client's private key.
+  kTlsClientAuth,      // Mutual TLS with the client's certificate; client_id in the body.
 };
 absl::string_view AuthMethodName(AuthMethod method);
 
@@ -48,14 +54,28 @@ struct ProviderHttpOptions {
 struct ClientConfig {
   std::string name;
   std::string client_id;
-  // Held only in memory; never logged, never in a status or an error.
-  std::string client_secret;
+  // Held only in memory; never logged, never in a status or an error. Empty when the client
+  // authenticates with a key or a certificate only.
+  SecretString client_secret;
   // Where the secret came from ("file /run/secrets/x" or "environment variable X"), for messages.
   std::string secret_source;
   // The file the secret is read from, re-read when it changes; empty for an environment variable.
   std::string secret_file;
-  // Identifies id, secret and method together: a rotated secret gets new cache entries, so a
-  // token obtained with the old one is never served for the new one.
+  // private_key_jwt: the PEM key (read from private_key_file, re-read when it changes), the JWS
+  // algorithm and the optional `kid` header. Key empty: no key configured.
+  SecretString private_key_pem;
+  std::string private_key_file;
+  SigningAlgorithm signing_algorithm = SigningAlgorithm::kRs256;
+  std::string key_id;
+  // tls_client_auth: the client certificate (PEM chain) and its key, read from these files and
+  // re-read when they change. Empty: no certificate configured.
+  std::string tls_client_cert_pem;
+  SecretString tls_client_key_pem;
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  // Identifies id, every credential, method and algorithm together: a rotated secret, key or
+  // certificate gets new cache entries, so a token obtained with the old one is never served
+  // for the new one.
   std::string credential_fingerprint;
   // Normalized: split on whitespace, without empties and duplicates, sorted.
   std::vector<std::string> scopes;
@@ -96,12 +116,22 @@ struct Config {
   const ClientConfig* FindClient(absl::string_view name) const;
 };
 
+// The permission bits of a file and whether its group is one this process belongs to (a
+// Kubernetes Secret volume with fsGroup and defaultMode 0440 gives the pod's group read access).
+struct FileAccess {
+  unsigned int mode = 0;  // st_mode & 07777.
+  bool group_is_own = false;
+};
+
 // Where secrets come from, as a seam: main passes the real file system and environment.
 struct SecretSources {
   // The whole content of a file, or an error naming why it cannot be read.
   std::function<absl::StatusOr<std::string>(const std::string& path)> read_file;
   // The value of an environment variable, or nullopt when it is not set.
   std::function<std::optional<std::string>(const std::string& name)> get_env;
+  // Who may read a file (after following symlinks), for the permission checks of secret and key
+  // files. Unset: the sources have no permissions to check (in-memory sources of tests).
+  std::function<absl::StatusOr<FileAccess>(const std::string& path)> file_access;
 
   static SecretSources Real();
 };
@@ -115,10 +145,12 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
 absl::StatusOr<Config> LoadConfigFile(const std::string& path, const SecretSources& secrets);
 
 // The secret in file `path`: its content without trailing newlines. INVALID_ARGUMENT when it
-// cannot be read or is empty; the message names the file, never its content.
+// cannot be read, is empty, or every user may read it (then the message names the mode); the
+// message names the file, never its content.
 absl::StatusOr<std::string> ReadSecretFile(const SecretSources& sources, const std::string& path);
 
-// Identifies client_id, secret and authentication method together (a one-way fingerprint).
+// Identifies client_id, every credential, authentication method, algorithm and key id together
+// (a one-way fingerprint).
 std::string CredentialFingerprint(const ClientConfig& client);
 
 // Every scope in `scopes`, each entry split on whitespace, without empties or duplicates, sorted.

@@ -164,6 +164,17 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  // NOCOPY: the request outlives the transfer, and libcurl would not wipe a copy of the key.
+  curl_blob certificate{const_cast<char*>(request.client_certificate_pem.data()),
+                        request.client_certificate_pem.size(), CURL_BLOB_NOCOPY};
+  curl_blob key{const_cast<char*>(request.client_key_pem.value().data()),
+                request.client_key_pem.value().size(), CURL_BLOB_NOCOPY};
+  if (!request.client_certificate_pem.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &certificate);
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  }
   // Providers send gzip even unasked; offer only what is decoded under the size cap.
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, kAcceptEncoding);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_detail);

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/secret_string.h"
 
 namespace agentauth {
 
@@ -26,6 +27,10 @@ struct HttpRequest {
   absl::Duration timeout = absl::Seconds(10);
   // PEM bundle to verify the server with, instead of the system's CAs. Empty: system CAs.
   std::string ca_file;
+  // A client certificate (PEM, leaf first) and its unencrypted PEM key, presented when the
+  // server asks for one (mutual TLS, RFC 8705). Both empty: none.
+  std::string client_certificate_pem;
+  SecretString client_key_pem;
   // A response body (after decompression) larger than this is an error, not a truncation.
   size_t max_response_bytes = 1 << 20;
 };

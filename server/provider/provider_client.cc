@@ -5,9 +5,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "server/common/failure.h"
+#include "server/common/status_macros.h"
 #include "server/common/text.h"
 #include "server/http/retry_after.h"
 #include "server/http/url.h"
+#include "server/provider/client_assertion.h"
 #include "server/provider/client_authentication.h"
 
 namespace agentauth {
@@ -83,9 +85,21 @@ std::string CredentialsRejected(const HttpResponse& response,
                       SanitizeForMessage(client.client_id, 128), "\" were rejected");
 }
 
-// Interprets a token endpoint answer that is not a 2xx.
+// "; the provider lists client_secret_basic, private_key_jwt" (or that it lists none), for a
+// rejection of the credentials: the method used may be one the provider does not take.
+std::string ListedMethods(const std::optional<std::vector<std::string>>& listed) {
+  if (!listed) return "; the provider does not list its token endpoint auth methods";
+  if (listed->empty()) return "; the provider lists no token endpoint auth methods";
+  return absl::StrCat("; the provider lists ",
+                      SanitizeForMessage(absl::StrJoin(*listed, ", "), 300));
+}
+
+// Interprets a token endpoint answer that is not a 2xx. `listed` is what discovery said the
+// provider accepts (nullopt: not listed, or no discovery).
 absl::Status TokenEndpointFailure(const HttpResponse& response, const ClientConfig& client,
-                                  AuthMethod method, absl::Time now) {
+                                  AuthMethod method,
+                                  const std::optional<std::vector<std::string>>& listed,
+                                  absl::Time now) {
   if (response.status >= 300 && response.status < 400) {
     const std::string location = response.Header("location");
     return Definitive(absl::FailedPreconditionError(absl::StrCat(
@@ -112,14 +126,17 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, const ClientConf
     absl::StrAppend(&message, CredentialsRejected(response, oauth, client));
     absl::StrAppend(&message, "; HTTP ", response.status, ", auth_method ", AuthMethodName(method));
     if (oauth->error == "invalid_client" || oauth->error == "unauthorized") {
-      absl::StrAppend(&message, BasicHint(method));
+      absl::StrAppend(&message, ListedMethods(listed), BasicHint(method));
     }
     return Definitive(absl::FailedPreconditionError(message));
   }
   std::string message =
       absl::StrCat("the token endpoint refused the request: ", DescribeAnswer(response));
   absl::StrAppend(&message, CredentialsRejected(response, oauth, client));
-  if (response.status == 401) absl::StrAppend(&message, BasicHint(method));
+  if (response.status == 401) {
+    absl::StrAppend(&message, "; auth_method ", AuthMethodName(method), ListedMethods(listed),
+                    BasicHint(method));
+  }
   // Other 5xx (501, 505) mean the provider cannot do this at all, not that it is busy.
   return Definitive(response.status >= 500 ? absl::UnavailableError(message)
                                            : absl::FailedPreconditionError(message));
@@ -129,10 +146,10 @@ absl::Status TokenEndpointFailure(const HttpResponse& response, const ClientConf
 // echoes the request (some do, in error_description) must not put it into logs and statuses.
 absl::Status Redacted(const absl::Status& status, const ClientConfig& client) {
   if (status.ok() || client.client_secret.empty()) return status;
-  const std::string basic = BasicAuthorization(client.client_id, client.client_secret);
+  const std::string& raw = client.client_secret.value();
+  const std::string basic = BasicAuthorization(client.client_id, raw);
   std::string message(status.message());
-  for (const std::string& secret :
-       {basic.substr(6), FormUrlEncode(client.client_secret), client.client_secret}) {
+  for (const std::string& secret : {basic.substr(6), FormUrlEncode(raw), raw}) {
     message = absl::StrReplaceAll(message, {{secret, "[redacted]"}});
   }
   if (message == status.message()) return status;
@@ -147,8 +164,8 @@ absl::Status Redacted(const absl::Status& status, const ClientConfig& client) {
 }  // namespace
 
 ProviderClient::ProviderClient(HttpClient& http, const Clock& clock, Logger& logger,
-                               Metrics& metrics)
-    : http_(http), clock_(clock), logger_(logger), metrics_(metrics) {}
+                               Metrics& metrics, Random& random)
+    : http_(http), clock_(clock), logger_(logger), metrics_(metrics), random_(random) {}
 
 std::shared_ptr<ProviderClient::DiscoverySlot> ProviderClient::SlotFor(
     const std::string& issuer) const {
@@ -258,17 +275,22 @@ absl::StatusOr<ProviderMetadata> ProviderClient::FetchDiscovery(const ClientConf
                           : absl::UnavailableError(cause));
   }
 
-  absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(metadata->token_endpoint);
-  if (!endpoint.ok()) {
-    return Definitive(absl::FailedPreconditionError(
-        absl::StrCat(what, ": token_endpoint ", endpoint.status().message())));
-  }
-  if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
-      !client.allow_insecure_http) {
-    return Definitive(absl::FailedPreconditionError(absl::StrCat(
-        what, ": the token endpoint \"", metadata->token_endpoint,
-        "\" is plain http; refusing to send the client secret there (allow_insecure_http "
-        "permits it)")));
+  for (const std::string* url : {&metadata->token_endpoint, &metadata->mtls_token_endpoint}) {
+    if (url->empty() && url == &metadata->mtls_token_endpoint) continue;
+    absl::StatusOr<ParsedUrl> endpoint = ParseHttpUrl(*url);
+    const bool main = url == &metadata->token_endpoint;
+    const char* name = main ? "token_endpoint" : "mtls_endpoint_aliases.token_endpoint";
+    if (!endpoint.ok()) {
+      return Definitive(absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", name, " ", endpoint.status().message())));
+    }
+    if (endpoint->scheme == "http" && !IsLoopbackHost(endpoint->host) &&
+        !client.allow_insecure_http) {
+      return Definitive(absl::FailedPreconditionError(absl::StrCat(
+          what, ": the ", main ? "token endpoint" : "mTLS token endpoint", " \"", *url,
+          "\" is plain http; refusing to send the client secret there (allow_insecure_http "
+          "permits it)")));
+    }
   }
   usable = true;
   return metadata;
@@ -303,14 +325,20 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
                                                          const std::vector<std::string>& scopes,
                                                          const std::string& audience) {
   std::string endpoint = client.token_endpoint;
-  AuthMethod method = client.auth_method == AuthMethod::kAutomatic ? AuthMethod::kClientSecretBasic
-                                                                   : client.auth_method;
+  std::optional<std::vector<std::string>> listed;
+  std::string mtls_endpoint;
   if (endpoint.empty()) {
     absl::StatusOr<ProviderMetadata> metadata = Discover(client);
     if (!metadata.ok()) return metadata.status();
     endpoint = metadata->token_endpoint;
-    method = ChooseAuthMethod(client.auth_method, *metadata);
+    listed = metadata->token_auth_methods;
+    mtls_endpoint = metadata->mtls_token_endpoint;
   }
+  absl::StatusOr<AuthMethod> method =
+      ChooseAuthMethod(client.auth_method, listed, AvailableCredentials::Of(client));
+  if (!method.ok()) return Definitive(method.status());
+  // RFC 8705 5: a provider may take mutual TLS on other endpoints than the ordinary ones.
+  if (*method == AuthMethod::kTlsClientAuth && !mtls_endpoint.empty()) endpoint = mtls_endpoint;
 
   HttpRequest request;
   request.method = HttpRequest::Method::kPost;
@@ -325,13 +353,7 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
     absl::StrAppend(&request.body, "&scope=", FormUrlEncode(absl::StrJoin(scopes, " ")));
   }
   if (!audience.empty()) absl::StrAppend(&request.body, "&resource=", FormUrlEncode(audience));
-  if (method == AuthMethod::kClientSecretPost) {
-    absl::StrAppend(&request.body, "&client_id=", FormUrlEncode(client.client_id),
-                    "&client_secret=", FormUrlEncode(client.client_secret));
-  } else {
-    request.headers.emplace_back("Authorization",
-                                 BasicAuthorization(client.client_id, client.client_secret));
-  }
+  AGENTAUTH_RETURN_IF_ERROR(Authenticate(client, *method, endpoint, request));
 
   const absl::Time start = clock_.Now();
   absl::StatusOr<HttpResponse> response = http_.Send(request);
@@ -347,7 +369,7 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
   }
   if (response->status == 404 && discovered) ForgetDiscovery(client.authority);
   if (response->status < 200 || response->status >= 300) {
-    absl::Status failure = TokenEndpointFailure(*response, client, method, received_at);
+    absl::Status failure = TokenEndpointFailure(*response, client, *method, listed, received_at);
     // A Retry-After speaks for the client, not only for this token's scopes and audience.
     if (std::optional<absl::Duration> wait = RetryAfterOf(failure)) {
       HoldClient(client, failure,
@@ -372,6 +394,47 @@ absl::StatusOr<ParsedToken> ProviderClient::RequestToken(const ClientConfig& cli
   }
   usable = true;
   return token;
+}
+
+absl::Status ProviderClient::Authenticate(const ClientConfig& client, AuthMethod method,
+                                          const std::string& endpoint, HttpRequest& request) const {
+  const std::string client_id = FormUrlEncode(client.client_id);
+  switch (method) {
+    case AuthMethod::kAutomatic:
+    case AuthMethod::kClientSecretBasic:
+      request.headers.emplace_back(
+          "Authorization", BasicAuthorization(client.client_id, client.client_secret.value()));
+      return absl::OkStatus();
+    case AuthMethod::kClientSecretPost:
+      absl::StrAppend(&request.body, "&client_id=", client_id,
+                      "&client_secret=", FormUrlEncode(client.client_secret.value()));
+      return absl::OkStatus();
+    case AuthMethod::kTlsClientAuth:
+      // RFC 8705 2: the certificate proves the identity; client_id says whose it is.
+      absl::StrAppend(&request.body, "&client_id=", client_id);
+      request.client_certificate_pem = client.tls_client_cert_pem;
+      request.client_key_pem = client.tls_client_key_pem;
+      return absl::OkStatus();
+    case AuthMethod::kClientSecretJwt:
+    case AuthMethod::kPrivateKeyJwt:
+      break;
+  }
+
+  // RFC 7523 3: aud is the token endpoint; a fresh jti makes every assertion single-use.
+  absl::StatusOr<std::string> assertion = SignClientAssertion(client, method,
+                                                              {.client_id = client.client_id,
+                                                               .audience = endpoint,
+                                                               .issued_at = clock_.Now(),
+                                                               .jwt_id = NewJwtId(random_)});
+  if (!assertion.ok()) {
+    return Definitive(absl::FailedPreconditionError(
+        absl::StrCat("cannot sign the ", AuthMethodName(method),
+                     " client assertion: ", assertion.status().message())));
+  }
+  absl::StrAppend(&request.body, "&client_id=", client_id,
+                  "&client_assertion_type=", FormUrlEncode(kJwtBearerAssertionType),
+                  "&client_assertion=", *assertion);
+  return absl::OkStatus();
 }
 
 void ProviderClient::RecordRequest(const ClientConfig& client, absl::string_view kind,

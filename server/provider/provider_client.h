@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "server/common/clock.h"
 #include "server/common/logging.h"
+#include "server/common/random.h"
 #include "server/config/config.h"
 #include "server/http/http_client.h"
 #include "server/metrics/metrics.h"
@@ -38,10 +39,16 @@ namespace agentauth {
 //   UNAVAILABLE          the provider could not be reached, timed out, answered 408, 429 or
 //                        5xx, or answered something that is not a token.
 //
-// Thread-safe. Borrows `http`, `clock` and `logger`, which must outlive it.
+// The client authenticates with its auth_method, or the one ChooseAuthMethod picks from the
+// discovery document and its credentials. A rejection of the credentials (invalid_client, 401)
+// names the method used and the methods the provider lists.
+//
+// Thread-safe. Borrows `http`, `clock`, `logger`, `metrics` and `random` (the `jti` of client
+// assertions), which must outlive it.
 class ProviderClient {
  public:
-  ProviderClient(HttpClient& http, const Clock& clock, Logger& logger, Metrics& metrics);
+  ProviderClient(HttpClient& http, const Clock& clock, Logger& logger, Metrics& metrics,
+                 Random& random);
 
   // One token request with the client_credentials grant. `scopes` normalized (empty: no scope
   // parameter); `audience` empty: no resource parameter. Blocks for up to the client's HTTP
@@ -84,6 +91,10 @@ class ProviderClient {
                                            const std::vector<std::string>& scopes,
                                            const std::string& audience);
   absl::StatusOr<ProviderMetadata> Discover(const ClientConfig& client);
+  // Puts the client's credentials into `request` the way `method` wants. FAILED_PRECONDITION
+  // when a client assertion cannot be signed.
+  absl::Status Authenticate(const ClientConfig& client, AuthMethod method,
+                            const std::string& endpoint, HttpRequest& request) const;
   void RecordRequest(const ClientConfig& client, absl::string_view kind,
                      const absl::StatusOr<HttpResponse>& response, bool usable,
                      absl::Duration took);
@@ -96,6 +107,7 @@ class ProviderClient {
   const Clock& clock_;
   Logger& logger_;
   Metrics& metrics_;
+  Random& random_;
 
   mutable std::mutex holds_mutex_;
   std::map<std::string, Hold> holds_ ABSL_GUARDED_BY(holds_mutex_);

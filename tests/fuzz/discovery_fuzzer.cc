@@ -32,14 +32,20 @@ void CheckMetadata(const ProviderMetadata& metadata, absl::string_view expected_
       absl::StrCat("accepted issuer ", Quote(metadata.issuer), " for ", Quote(expected_issuer)));
   Require(!metadata.token_endpoint.empty(), kTarget, "accepted an empty token_endpoint");
 
-  const AuthMethod chosen = ChooseAuthMethod(AuthMethod::kAutomatic, metadata);
-  Require(chosen == AuthMethod::kClientSecretBasic || chosen == AuthMethod::kClientSecretPost,
-          kTarget, "ChooseAuthMethod returned kAutomatic");
-  Require(
-      ChooseAuthMethod(AuthMethod::kClientSecretPost, metadata) == AuthMethod::kClientSecretPost,
-      kTarget, "a configured auth method was overridden");
+  const AvailableCredentials secret_only{.secret = true};
+  const absl::StatusOr<AuthMethod> chosen =
+      ChooseAuthMethod(AuthMethod::kAutomatic, metadata.token_auth_methods, secret_only);
+  Require(!chosen.ok() || *chosen != AuthMethod::kAutomatic, kTarget,
+          "ChooseAuthMethod returned kAutomatic");
+  Require(!chosen.ok() || *chosen == AuthMethod::kClientSecretBasic ||
+              *chosen == AuthMethod::kClientSecretPost || *chosen == AuthMethod::kClientSecretJwt,
+          kTarget, "ChooseAuthMethod chose a method a secret alone cannot do");
+  const absl::StatusOr<AuthMethod> configured =
+      ChooseAuthMethod(AuthMethod::kClientSecretPost, metadata.token_auth_methods, secret_only);
+  Require(configured.ok() && *configured == AuthMethod::kClientSecretPost, kTarget,
+          "a configured auth method was overridden");
   if (!metadata.token_auth_methods) {
-    Require(chosen == AuthMethod::kClientSecretBasic, kTarget,
+    Require(chosen.ok() && *chosen == AuthMethod::kClientSecretBasic, kTarget,
             "no listed methods must mean client_secret_basic");
   }
 }

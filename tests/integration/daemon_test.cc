@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,6 +23,7 @@
 #include "tests/testing/status_printing.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_keys.h"
 
 namespace agentauth {
 namespace {
@@ -241,6 +243,40 @@ TEST_F(DaemonTest, InvalidConfigExitsNonZeroNamingThePath) {
   EXPECT_THAT(result->stderr_text,
               HasSubstr("clients[0].scopes[0]: client \\\"reports\\\" may not ask for scope "
                         "\\\"openid\\\""));
+}
+
+TEST_F(DaemonTest, CheckConfigNamesTheKeyFileNeverTheKey) {
+  const std::string key = testing::NewEcKeyPem();
+  const std::string key_file = temp_.Write("agent.key", key);
+  const std::string path = WriteConfig(absl::StrCat(R"({"clients": [{"name": "reports",
+      "client_id": "es256-agent", "key_id": "k-1", "private_key_file": ")",
+                                                    key_file, R"("}]})"));
+
+  absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(
+      {AGENTAUTHD_PATH, "--config", path, "--check-config"}, {}, absl::Seconds(20));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
+  EXPECT_THAT(result->stdout_text,
+              HasSubstr(absl::StrCat("auth_method automatic, private key ", key_file, " (ES256)")));
+  EXPECT_THAT(result->stdout_text, Not(HasSubstr("PRIVATE KEY")));
+}
+
+TEST_F(DaemonTest, WorldReadableKeyStopsTheStartNamingTheFileAndItsMode) {
+  const std::string key_file = temp_.Write("agent.key", testing::NewEcKeyPem());
+  chmod(key_file.c_str(), 0644);
+  const std::string path = WriteConfig(absl::StrCat(R"({"clients": [{"name": "reports",
+      "client_id": "es256-agent", "private_key_file": ")",
+                                                    key_file, R"("}]})"));
+
+  absl::StatusOr<testing::ProcessResult> result =
+      testing::RunProcess({AGENTAUTHD_PATH, "--config", path}, {}, absl::Seconds(20));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 2);
+  EXPECT_THAT(result->stderr_text, HasSubstr(absl::StrCat("clients[0].private_key_file: \\\"",
+                                                          key_file, "\\\" has mode 0644")));
+  EXPECT_THAT(result->stderr_text, HasSubstr("chmod 600"));
 }
 
 TEST_F(DaemonTest, MissingConfigFlagIsAUsageError) {

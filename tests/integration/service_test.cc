@@ -96,6 +96,7 @@ class ServiceIntegrationTest : public ::testing::Test {
   std::string SecretFile(const std::string& name, const std::string& secret) {
     const std::string path = absl::StrCat(secrets_dir_, "/", name);
     std::ofstream(path) << secret << "\n";
+    chmod(path.c_str(), 0600);  // agentauth refuses a secret file every user may read.
     secrets_.push_back(secret);
     return path;
   }
@@ -386,6 +387,8 @@ void SwapSecretLikeKubernetes(const std::string& dir, const std::string& secret)
   const std::string target = absl::StrCat(dir, "/..v", ++version);
   mkdir(target.c_str(), 0700);
   std::ofstream(target + "/secret") << secret << "\n";
+  // A Secret volume with defaultMode 0400; the default 0644 would be refused as world-readable.
+  chmod((target + "/secret").c_str(), 0400);
   const std::string temporary = dir + "/..data_tmp";
   symlink(target.c_str(), temporary.c_str());
   rename(temporary.c_str(), (dir + "/..data").c_str());
@@ -457,6 +460,26 @@ TEST_F(ServiceIntegrationTest, ReloadKeepsUnchangedClientsAndAppliesTheRest) {
   EXPECT_EQ(ProviderRequests() - requests_before, 2) << "changed and added only";
   EXPECT_THAT(log_.Lines(), ::testing::Contains(HasSubstr(
                                 "config reloaded added=added removed=removed changed=changed")));
+}
+
+TEST_F(ServiceIntegrationTest, ClientSecretJwtClientGetsATokenThroughTheService) {
+  StartServer({absl::StrCat(R"({"name": "jwt", "client_id": ")", testing::kJwtClientId,
+                            R"(", "auth_method": "client_secret_jwt", "client_secret_file": ")",
+                            SecretFile("jwt", testing::kJwtClientSecret), R"("})")});
+
+  absl::StatusOr<GetAccessTokenResponse> token = Token("jwt");
+
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(JwtClaims(token->access_token())["client_id"], testing::kJwtClientId);
+}
+
+TEST_F(ServiceIntegrationTest, AllowInsecureHttpIsWarnedAboutAtStartForEachClientUsingIt) {
+  StartServer({DemoClient("reports", R"(, "allow_insecure_http": true)"), DemoClient("exports")});
+
+  EXPECT_THAT(log_.Lines(), ::testing::Contains(
+                                HasSubstr("WARNING config insecure_http_allowed client=reports")));
+  EXPECT_THAT(log_.Lines(),
+              Not(::testing::Contains(HasSubstr("insecure_http_allowed client=exports"))));
 }
 
 TEST_F(ServiceIntegrationTest, UnknownClientIsNotFound) {

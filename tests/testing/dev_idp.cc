@@ -10,10 +10,24 @@
 
 namespace agentauth::testing {
 
-absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
-      ChildProcess::Start({"node", AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs", "--port", "0",
-                           "--token-lifetime", absl::StrCat(options.token_lifetime_seconds)});
+absl::StatusOr<std::unique_ptr<DevIdp>> DevIdp::Start(const Options& options, const Files& files) {
+  std::vector<std::string> command = {"node",
+                                      AGENTAUTH_SOURCE_DIR "/deploy/dev-idp/server.mjs",
+                                      "--port",
+                                      "0",
+                                      "--token-lifetime",
+                                      absl::StrCat(options.token_lifetime_seconds)};
+  const std::pair<const char*, const std::string*> file_flags[] = {
+      {"--clients", &files.clients_file},
+      {"--tls-cert", &files.tls_certificate_file},
+      {"--tls-key", &files.tls_key_file},
+      {"--client-ca", &files.client_ca_file}};
+  for (const auto& [flag, value] : file_flags) {
+    if (value->empty()) continue;
+    command.push_back(flag);
+    command.push_back(*value);
+  }
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(command);
   if (!process.ok()) return process.status();
 
   absl::StatusOr<std::string> line = (*process)->WaitForLine(

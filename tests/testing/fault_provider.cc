@@ -929,6 +929,27 @@ absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAutho
   return issued;
 }
 
+absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAuthority::IssueClient(
+    const std::string& file_stem, const std::string& common_name) const {
+  const std::string stem = absl::StrCat(dir_, "/", file_stem);
+  ServerCertificate issued{stem + ".pem", stem + ".key"};
+  absl::Status status = WriteFile(stem + ".ext",
+                                  "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                                  "extendedKeyUsage=clientAuth\n");
+  if (status.ok()) {
+    status = RunOpenssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                         "-nodes", "-keyout", issued.key_file, "-out", stem + ".csr", "-subj",
+                         absl::StrCat("/CN=", common_name)});
+  }
+  if (status.ok()) {
+    status = RunOpenssl({"x509", "-req", "-in", stem + ".csr", "-CA", certificate_file_, "-CAkey",
+                         key_file_, "-CAcreateserial", "-out", issued.certificate_file, "-days",
+                         "2", "-extfile", stem + ".ext"});
+  }
+  if (!status.ok()) return status;
+  return issued;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Environment
 

@@ -218,6 +218,11 @@ class TestCertificateAuthority {
   absl::StatusOr<ServerCertificate> Issue(const std::string& file_stem,
                                           const std::vector<std::string>& names) const;
 
+  // A client certificate (extendedKeyUsage clientAuth) with subject CN=`common_name`, signed by
+  // this CA, for mutual TLS.
+  absl::StatusOr<ServerCertificate> IssueClient(const std::string& file_stem,
+                                                const std::string& common_name) const;
+
   // The CA certificate, PEM.
   const std::string& certificate_file() const { return certificate_file_; }
 

@@ -26,10 +26,13 @@ class TempDir {
 
   const std::string& path() const { return path_; }
 
-  // Writes `content` to `name` inside the directory and returns the file's path.
+  // Writes `content` to `name` inside the directory and returns the file's path. The file is
+  // readable by its owner only (0600), as agentauth wants secret and key files.
   std::string Write(const std::string& name, const std::string& content) const {
     const std::string file = path_ + "/" + name;
     std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    std::filesystem::permissions(
+        file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return file;
   }
 

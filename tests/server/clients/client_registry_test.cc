@@ -13,7 +13,7 @@ ClientConfig Client(const std::string& name, const std::string& secret = "s") {
   ClientConfig client;
   client.name = name;
   client.client_id = name + "-id";
-  client.client_secret = secret;
+  client.client_secret = SecretString(secret);
   return client;
 }
 

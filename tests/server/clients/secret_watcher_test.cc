@@ -7,6 +7,7 @@
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_scheduler.h"
 #include "tests/testing/status_printing.h"
+#include "tests/testing/test_keys.h"
 
 namespace agentauth {
 namespace {
@@ -29,7 +30,7 @@ class SecretWatcherTest : public ::testing::Test {
     ClientConfig reports;
     reports.name = "reports";
     reports.client_id = "reports-agent";
-    reports.client_secret = "old-secret";
+    reports.client_secret = SecretString("old-secret");
     reports.secret_file = "/secrets/reports";
     reports.secret_source = "file /secrets/reports";
     reports.credential_fingerprint = CredentialFingerprint(reports);
@@ -101,6 +102,49 @@ TEST_F(SecretWatcherTest, UnreadableOrEmptyFileKeepsTheCurrentSecret) {
 
   EXPECT_EQ(registry_->Find("reports")->client_secret, "old-secret");
   EXPECT_THAT(log_.Lines(), Contains(HasSubstr("WARNING secrets reread_failed client=reports")));
+}
+
+// A private_key_jwt client and a tls_client_auth client, whose key and certificate files are
+// re-read like secret files.
+class KeyWatcherTest : public SecretWatcherTest {
+ protected:
+  KeyWatcherTest() {
+    files_["/keys/agent.pem"] = testing::NewEcKeyPem();
+    ClientConfig keyed;
+    keyed.name = "keyed";
+    keyed.client_id = "keyed-agent";
+    keyed.private_key_file = "/keys/agent.pem";
+    keyed.private_key_pem = SecretString(files_["/keys/agent.pem"]);
+    keyed.signing_algorithm = SigningAlgorithm::kEs256;
+    keyed.credential_fingerprint = CredentialFingerprint(keyed);
+    registry_->ReplaceAll({keyed});
+  }
+};
+
+TEST_F(KeyWatcherTest, RotatedKeyReplacesTheClientWithANewFingerprint) {
+  const std::string old_fingerprint = registry_->Find("keyed")->credential_fingerprint;
+  const std::string rotated = testing::NewEcKeyPem();
+  files_["/keys/agent.pem"] = rotated;
+
+  EXPECT_EQ(watcher_->CheckNow(), 1);
+
+  const auto client = registry_->Find("keyed");
+  EXPECT_EQ(client->private_key_pem, rotated);
+  EXPECT_NE(client->credential_fingerprint, old_fingerprint);
+  ASSERT_EQ(rotations_.size(), 1u);
+  for (const std::string& line : log_.Lines()) {
+    EXPECT_THAT(line, Not(HasSubstr("PRIVATE KEY")));
+  }
+}
+
+TEST_F(KeyWatcherTest, KeyOfAnotherTypeKeepsTheCurrentKey) {
+  const std::string current = files_["/keys/agent.pem"];
+  files_["/keys/agent.pem"] = testing::NewRsaKeyPem();
+
+  EXPECT_EQ(watcher_->CheckNow(), 0);
+
+  EXPECT_EQ(registry_->Find("keyed")->private_key_pem, current);
+  EXPECT_THAT(log_.Lines(), Contains(HasSubstr("ES256 needs an EC P-256 key, but the key is RSA")));
 }
 
 }  // namespace

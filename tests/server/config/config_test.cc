@@ -220,7 +220,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "client_secret_file, client_secret_env, scopes, token_endpoint, "
                       "authority, url_prefix, auth_method, min_validity, "
                       "default_token_lifetime, allow_insecure_http, http, discovery_ttl, "
-                      "refresh_at, negative_cache_ttl, retry"},
+                      "refresh_at, negative_cache_ttl, retry, private_key_file, "
+                      "signing_algorithm, key_id, tls_client_cert_file, tls_client_key_file"},
         RejectionCase{"UnknownTopLevelKey", "", R"("listen_address": "x",)",
                       "listen_address: unknown key; expected one of listen, metrics_listen, "
                       "prewarm, max_concurrent_fetches, secret_check_interval, defaults, "
@@ -239,10 +240,11 @@ INSTANTIATE_TEST_SUITE_P(
         RejectionCase{"ZeroTimeout", "", R"("defaults": {"http": {"timeout": "0s"}},)",
                       "defaults.http.timeout: 0s is out of range; expected 100ms to 5m"},
         RejectionCase{"BothSecretSources", R"(, "client_secret_env": "REPORTS_SECRET")", "",
-                      "clients[0]: set exactly one of client_secret_file or client_secret_env"},
+                      "clients[0]: set only one of client_secret_file or client_secret_env"},
         RejectionCase{"UnknownAuthMethod", R"(, "auth_method": "private_key")", "",
                       "clients[0].auth_method: unknown method \"private_key\"; expected "
-                      "client_secret_basic or client_secret_post"},
+                      "client_secret_basic, client_secret_post, client_secret_jwt, "
+                      "private_key_jwt or tls_client_auth"},
         RejectionCase{"PlainHttpAuthority", R"(, "authority": "http://idp.example.test")", "",
                       "clients[0].authority: \"http://idp.example.test\" uses plain http to a "
                       "host other than loopback, which would send the client secret "

@@ -5,14 +5,19 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "server/common/failure.h"
 #include "server/provider/client_authentication.h"
 #include "tests/testing/captured_log.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_http_client.h"
+#include "tests/testing/fake_scheduler.h"
 #include "tests/testing/status_printing.h"
+#include "tests/testing/test_keys.h"
 
 namespace agentauth {
 namespace {
@@ -46,7 +51,7 @@ class ProviderClientTest : public ::testing::Test {
   ProviderClientTest() : logger_(clock_, LogLevel::kDebug, LogFormat::kText, log_.Sink()) {
     client_.name = "client-a";
     client_.client_id = "client-a";
-    client_.client_secret = "s3cr3t";
+    client_.client_secret = SecretString("s3cr3t");
     client_.authority = kIssuer;
     client_.scopes = {"api.read", "api.write"};
     http_.AnswerJson(kDiscoveryUrl, 200, DiscoveryDocument(kIssuer));
@@ -69,7 +74,8 @@ class ProviderClientTest : public ::testing::Test {
   Logger logger_;
   testing::FakeHttpClient http_;
   Metrics metrics_{"test"};
-  ProviderClient provider_{http_, clock_, logger_, metrics_};
+  testing::FixedRandom random_;
+  ProviderClient provider_{http_, clock_, logger_, metrics_, random_};
   ClientConfig client_;
 };
 
@@ -185,6 +191,106 @@ INSTANTIATE_TEST_SUITE_P(
                    AuthMethod::kClientSecretPost}),
     [](const ::testing::TestParamInfo<MethodCase>& param_info) { return param_info.param.name; });
 
+// The claims of a compact JWT, decoded without verification.
+nlohmann::json JwtClaimsOf(const std::string& jwt) {
+  const std::vector<std::string> parts = absl::StrSplit(jwt, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) return {};
+  return nlohmann::json::parse(payload, nullptr, false);
+}
+
+// The value of form field `name` in `body`, form-decoded only for the characters used here.
+std::string FormField(const std::string& body, const std::string& name) {
+  for (absl::string_view field : absl::StrSplit(body, '&')) {
+    if (absl::ConsumePrefix(&field, name + "=")) {
+      return absl::StrReplaceAll(field, {{"%3A", ":"}, {"%2F", "/"}});
+    }
+  }
+  return "";
+}
+
+TEST_F(ProviderClientTest, PrivateKeyJwtSendsASignedAssertionForTheTokenEndpoint) {
+  client_.client_secret = SecretString();
+  client_.private_key_pem = SecretString(testing::NewEcKeyPem());
+  client_.signing_algorithm = SigningAlgorithm::kEs256;
+  client_.auth_method = AuthMethod::kPrivateKeyJwt;
+
+  ASSERT_TRUE(Fetch().ok());
+
+  const HttpRequest request = OnlyTokenRequest();
+  EXPECT_EQ(HeaderOf(request, "Authorization"), "");
+  EXPECT_EQ(FormField(request.body, "client_id"), "client-a");
+  EXPECT_EQ(FormField(request.body, "client_assertion_type"),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  const nlohmann::json claims = JwtClaimsOf(FormField(request.body, "client_assertion"));
+  EXPECT_EQ(claims["aud"], kTokenUrl);
+  EXPECT_EQ(claims["iss"], "client-a");
+  EXPECT_EQ(claims["iat"], absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(claims["exp"], absl::ToUnixSeconds(clock_.Now()) + 60);
+}
+
+TEST_F(ProviderClientTest, TlsClientAuthPresentsTheCertificateAndSendsOnlyTheClientId) {
+  client_.client_secret = SecretString();
+  client_.tls_client_cert_pem = "-----BEGIN CERTIFICATE-----";
+  client_.tls_client_key_pem = SecretString("-----BEGIN PRIVATE KEY-----");
+
+  ASSERT_TRUE(Fetch().ok());
+
+  const HttpRequest request = OnlyTokenRequest();
+  EXPECT_EQ(request.body, "grant_type=client_credentials&scope=api.read&client_id=client-a");
+  EXPECT_EQ(HeaderOf(request, "Authorization"), "");
+  EXPECT_EQ(request.client_certificate_pem, "-----BEGIN CERTIFICATE-----");
+  EXPECT_EQ(request.client_key_pem, "-----BEGIN PRIVATE KEY-----");
+}
+
+TEST_F(ProviderClientTest, TlsClientAuthUsesTheMtlsEndpointAliasWhenDiscoveryNamesOne) {
+  constexpr char kMtlsTokenUrl[] = "https://mtls.idp.example.test/token";
+  http_.AnswerJson(
+      kDiscoveryUrl, 200,
+      DiscoveryDocument(kIssuer, absl::StrCat(R"(,"mtls_endpoint_aliases":)",
+                                              R"({"token_endpoint":")", kMtlsTokenUrl, R"("})")));
+  http_.AnswerJson(kMtlsTokenUrl, 200, kTokenAnswer);
+  client_.tls_client_cert_pem = "-----BEGIN CERTIFICATE-----";
+  client_.tls_client_key_pem = SecretString("-----BEGIN PRIVATE KEY-----");
+  client_.auth_method = AuthMethod::kTlsClientAuth;
+
+  ASSERT_TRUE(Fetch().ok());
+
+  EXPECT_EQ(http_.RequestsTo(kMtlsTokenUrl).size(), 1u);
+  EXPECT_THAT(http_.RequestsTo(kTokenUrl), IsEmpty());
+}
+
+TEST_F(ProviderClientTest, RejectedCredentialsNameTheMethodAndTheListedOnes) {
+  http_.AnswerJson(kDiscoveryUrl, 200,
+                   DiscoveryDocument(kIssuer, R"(,"token_endpoint_auth_methods_supported":)"
+                                              R"(["private_key_jwt","client_secret_post"])"));
+  http_.AnswerJson(kTokenUrl, 401, R"({"error":"invalid_client"})");
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  ASSERT_FALSE(token.ok());
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(token.status().message(),
+            "the provider rejected the token request: invalid_client; the credentials of client_id "
+            "\"client-a\" were rejected; HTTP 401, auth_method client_secret_post; the provider "
+            "lists private_key_jwt, client_secret_post");
+}
+
+TEST_F(ProviderClientTest, NoMethodFitsTheCredentialsIsDefinitiveWithoutATokenRequest) {
+  http_.AnswerJson(kDiscoveryUrl, 200,
+                   DiscoveryDocument(kIssuer, R"(,"token_endpoint_auth_methods_supported":)"
+                                              R"(["tls_client_auth"])"));
+
+  absl::StatusOr<ParsedToken> token = Fetch();
+
+  ASSERT_FALSE(token.ok());
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(FailureKindOf(token.status()), FailureKind::kDefinitive);
+  EXPECT_THAT(token.status().message(), HasSubstr("the provider lists token endpoint auth methods "
+                                                  "tls_client_auth"));
+  EXPECT_THAT(http_.RequestsTo(kTokenUrl), IsEmpty());
+}
+
 TEST_F(ProviderClientTest, PQ20_RejectedBasicSuggestsCheckingAuthMethod) {
   http_.AnswerJson(kTokenUrl, 401, R"({"error":"invalid_client"})");
 
@@ -195,8 +301,9 @@ TEST_F(ProviderClientTest, PQ20_RejectedBasicSuggestsCheckingAuthMethod) {
   EXPECT_EQ(token.status().message(),
             "the provider rejected the token request: invalid_client; the credentials of client_id "
             "\"client-a\" were rejected; HTTP 401, auth_method "
-            "client_secret_basic; if the provider expects the secret in the request body, set "
-            "auth_method to client_secret_post");
+            "client_secret_basic; the provider does not list its token endpoint auth methods; if "
+            "the provider expects the secret in the request body, set auth_method to "
+            "client_secret_post");
 }
 
 // PQ-21: the body carries exactly the normalized scopes; none at all for an empty set.
@@ -300,9 +407,10 @@ INSTANTIATE_TEST_SUITE_P(
                    "token: the answer is not a JSON object"},
         AnswerCase{"Unauthorized401Empty", 401, "", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint refused the request: HTTP 401 (no content type) with an "
-                   "empty body; the credentials of client_id \"client-a\" were rejected; if the "
-                   "provider expects the secret in the request body, set auth_method to "
-                   "client_secret_post"},
+                   "empty body; the credentials of client_id \"client-a\" were rejected; "
+                   "auth_method client_secret_basic; the provider does not list its token "
+                   "endpoint auth methods; if the provider expects the secret in the request "
+                   "body, set auth_method to client_secret_post"},
         AnswerCase{"Redirect", 301, "text/html", "", absl::StatusCode::kFailedPrecondition,
                    "the token endpoint answered HTTP 301 redirecting to \"\"; credentials are "
                    "never sent after a redirect, so configure the final URL as token_endpoint"}),
@@ -420,8 +528,8 @@ TEST_F(ProviderClientTest, TokenEndpointAnswering404TriggersEarlyRediscovery) {
 }
 
 TEST_F(ProviderClientTest, SecretEchoedByTheProviderIsRedacted) {
-  client_.client_secret = "S3CRET+VALUE";
-  const std::string basic = BasicAuthorization(client_.client_id, client_.client_secret);
+  client_.client_secret = SecretString("S3CRET+VALUE");
+  const std::string basic = BasicAuthorization(client_.client_id, client_.client_secret.value());
   http_.AnswerJson(kTokenUrl, 400,
                    absl::StrCat(R"({"error":"invalid_request","error_description":"got )", basic,
                                 R"( and client_secret=S3CRET%2BVALUE and S3CRET+VALUE"})"));
