@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/app/agentauth_server.h"
 #include "server/app/daemon_flags.h"
+#include "server/app/process_hardening.h"
 #include "server/common/clock.h"
 #include "server/common/logging.h"
 #include "server/config/config.h"
@@ -84,6 +85,11 @@ int main(int argc, char** argv) {
   agentauth::MonotonicClock clock;
   agentauth::Logger logger(clock, flags->log_level, flags->log_format,
                            agentauth::Logger::StderrSink());
+  // Before the first secret is read: no core dump or same-user ptrace may reveal it.
+  if (absl::Status hardened = agentauth::MakeProcessUndumpable(); !hardened.ok()) {
+    logger.Error("server", "start_failed", {{"cause", std::string(hardened.message())}});
+    return kExitStartError;
+  }
 
   absl::StatusOr<agentauth::Config> config =
       agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
   agentauth::ServerOptions options;
   options.version = AGENTAUTH_VERSION;
   options.enable_reflection = flags->reflection;
+  options.insecure_allow_any_caller = flags->insecure_allow_any_caller;
   absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
       agentauth::AgentAuthServer::Start(
           *std::move(config), options,
@@ -120,7 +127,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<agentauth::Config> reloaded =
         agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
     if (reloaded.ok()) {
-      (*server)->Reload(*reloaded);
+      // A refused reload is logged and counted by Reload itself.
+      [[maybe_unused]] absl::Status applied = (*server)->Reload(*reloaded);
     } else {
       (*server)->CountFailedReload();
       logger.Error("config", "reload_failed",

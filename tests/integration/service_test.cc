@@ -443,7 +443,7 @@ TEST_F(ServiceIntegrationTest, ReloadKeepsUnchangedClientsAndAppliesTheRest) {
                                DemoClient("added"), "]}"),
                   SecretSources::Real());
   ASSERT_TRUE(next.ok()) << next.status();
-  server_->Reload(*next);
+  ASSERT_TRUE(server_->Reload(*next).ok());
 
   absl::StatusOr<GetAccessTokenResponse> kept_after = Token("kept");
   absl::StatusOr<GetAccessTokenResponse> changed_after = Token("changed");
