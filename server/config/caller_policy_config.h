@@ -28,12 +28,12 @@ struct CallerRule {
   // An identity pattern: "spiffe://td/ns/*", "dns:*.example.org", "cn:reports",
   // "serviceaccount:<namespace>/<name>", "uid:1000", "gid:*". `*` matches any run of characters
   // except '/'.
-  std::string pattern;
+  std::string pattern{};
   // When set, a caller matched by this entry may ask only for these scopes (a subset of the
   // client's): a request without scopes counts as asking for all of the client's.
-  std::optional<std::vector<std::string>> scopes;
+  std::optional<std::vector<std::string>> scopes{};
   // When set, a caller matched by this entry must name one of these audiences.
-  std::optional<std::vector<std::string>> audiences;
+  std::optional<std::vector<std::string>> audiences{};
 
   bool operator==(const CallerRule&) const = default;
 };
