@@ -54,13 +54,24 @@ int WaitForStopSignal() {
 void PrintConfigSummary(const agentauth::Config& config) {
   std::cout << "config OK: listen " << config.listen << ", " << config.clients.size()
             << " client(s)\n";
+  for (const agentauth::ListenerConfig& listener : config.listeners) {
+    std::cout << "  listener " << listener.address << (listener.tls ? " (tls)" : "") << "\n";
+  }
   for (const agentauth::ClientConfig& client : config.clients) {
     std::cout << "  " << client.name << ": client_id " << client.client_id << ", issuer "
               << client.authority << ", scopes [";
     for (size_t i = 0; i < client.scopes.size(); ++i) {
       std::cout << (i > 0 ? " " : "") << client.scopes[i];
     }
-    std::cout << "], secret from " << client.secret_source << "\n";
+    std::cout << "], secret from " << client.secret_source << ", callers ";
+    if (!client.allowed_callers) {
+      std::cout << "any";
+    } else {
+      for (size_t i = 0; i < client.allowed_callers->size(); ++i) {
+        std::cout << (i > 0 ? " " : "") << (*client.allowed_callers)[i].pattern;
+      }
+    }
+    std::cout << "\n";
   }
 }
 

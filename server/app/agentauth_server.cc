@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/app/tls_files.h"
 #include "server/callers/caller_policy.h"
 #include "server/common/tsan_handoff.h"
 
@@ -187,6 +188,9 @@ absl::Status AgentAuthServer::StartMetrics() {
 }
 
 absl::Status AgentAuthServer::StartListeners(const ServerOptions& options) {
+  for (const ListenerConfig& listener : config_->listeners) {
+    if (absl::Status files = CheckListenerTlsFiles(listener); !files.ok()) return files;
+  }
   // Unix sockets first: a live or foreign file at the path stops the start before any port.
   for (const ListenerConfig& listener : config_->listeners) {
     if (!listener.IsUnix()) continue;

@@ -120,12 +120,13 @@ absl::StatusOr<std::string> CheckClaims(const Json& claims, const KubernetesCall
 
 ServiceAccountVerifier::ServiceAccountVerifier(KubernetesCallerAuth config, HttpClient& http,
                                                const Clock& clock, Logger& logger,
-                                               ReadFile read_file)
+                                               ReadFile read_file, CallerMetrics* metrics)
     : config_(std::move(config)),
       http_(http),
       clock_(clock),
       logger_(logger),
-      read_file_(std::move(read_file)) {}
+      read_file_(std::move(read_file)),
+      metrics_(metrics) {}
 
 absl::StatusOr<std::string> ServiceAccountVerifier::Verify(absl::string_view token) {
   if (token.size() > kMaxTokenBytes) {
@@ -212,6 +213,7 @@ absl::StatusOr<JwksKeys> ServiceAccountVerifier::KeysFor(const std::string& want
       last_error_ = absl::OkStatus();
     } else {
       last_error_ = fetched.status();
+      if (metrics_ != nullptr) metrics_->JwksFetchFailed();
       logger_.Warning("callers", "jwks_fetch_failed",
                       {{"cause", std::string(fetched.status().message())},
                        {"keys_kept", have_keys ? "yes" : "none yet"}});

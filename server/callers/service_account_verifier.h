@@ -15,6 +15,7 @@
 #include "server/common/logging.h"
 #include "server/config/caller_policy_config.h"
 #include "server/http/http_client.h"
+#include "server/metrics/caller_metrics.h"
 
 namespace agentauth {
 
@@ -32,8 +33,9 @@ class ServiceAccountVerifier {
   static constexpr absl::Duration kUnknownKidRefetchInterval = absl::Seconds(30);
   static constexpr size_t kMaxTokenBytes = 16 << 10;
 
+  // `metrics` (may be null) counts failed key fetches.
   ServiceAccountVerifier(KubernetesCallerAuth config, HttpClient& http, const Clock& clock,
-                         Logger& logger, ReadFile read_file);
+                         Logger& logger, ReadFile read_file, CallerMetrics* metrics = nullptr);
 
   // The caller identity "serviceaccount:<namespace>/<name>" of a valid token. UNAUTHENTICATED
   // naming what is wrong (expired, wrong audience, bad signature, ...), never quoting the
@@ -56,6 +58,7 @@ class ServiceAccountVerifier {
   const Clock& clock_;
   Logger& logger_;
   const ReadFile read_file_;
+  CallerMetrics* const metrics_;
 
   std::mutex mutex_;
   std::condition_variable fetched_;

@@ -21,10 +21,13 @@ class CallerMetrics {
   void Decision(absl::string_view client, absl::string_view decision);
   // A force_refresh refused because the caller used up its allowance.
   void ForceRefreshLimited(absl::string_view client);
+  // A failed fetch of the service account verification keys (the last good set stays).
+  void JwksFetchFailed();
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Family<prometheus::Counter>& force_refresh_limited_;
+  prometheus::Counter& jwks_fetch_failures_;
 };
 
 }  // namespace agentauth

@@ -188,6 +188,20 @@ TEST_F(MutualTlsTest, ACallerWithoutACertificateOrWithAForeignOneCannotConnect) 
   EXPECT_EQ(with_foreign.status().code(), absl::StatusCode::kUnavailable) << with_foreign.status();
 }
 
+TEST_F(MutualTlsTest, AKeyThatDoesNotBelongToTheCertificateStopsTheStart) {
+  auto other = ca_->Issue("other", {"127.0.0.1"});
+  ASSERT_TRUE(other.ok());
+  server_certificate_.key_file = other->key_file;
+
+  const absl::Status status = StartServer(TlsListener(), {DemoClient("reports")});
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat(other->key_file,
+                                                       " is not the private key of the certificate "
+                                                       "in ",
+                                                       server_certificate_.certificate_file)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kubernetes service account tokens
 
