@@ -142,7 +142,17 @@ void UnixSocketListener::AcceptLoop(grpc::Server& server, UnixPeerRegistry& peer
     if (fds[1].revents != 0) return;
 
     const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (connection < 0) continue;  // EAGAIN, a peer that went away, EMFILE: try again.
+    if (connection < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The pending connection stays pending; without a pause poll would report it again at
+        // once and this thread would spin. A wake-up still ends the pause.
+        logger_.Warning("server", "unix_accept_failed",
+                        {{"path", path_}, {"cause", std::strerror(errno)}});
+        pollfd wake = {wake_fd_, POLLIN, 0};
+        if (poll(&wake, 1, 100) > 0) return;
+      }
+      continue;  // EAGAIN, or a peer that went away before it was accepted.
+    }
     ucred credentials = {};
     socklen_t length = sizeof(credentials);
     if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {

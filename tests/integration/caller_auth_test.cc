@@ -188,6 +188,29 @@ TEST_F(MutualTlsTest, ACallerWithoutACertificateOrWithAForeignOneCannotConnect) 
   EXPECT_EQ(with_foreign.status().code(), absl::StatusCode::kUnavailable) << with_foreign.status();
 }
 
+TEST_F(MutualTlsTest, ServerOnlyTlsServesCallersWithoutCertificatesAsAnonymous) {
+  const std::string listener =
+      absl::StrCat(R"("listeners": [{"address": "127.0.0.1:0", "tls": {"cert_file": ")",
+                   server_certificate_.certificate_file, R"(", "key_file": ")",
+                   server_certificate_.key_file, R"("}}],)");
+  ASSERT_TRUE(StartServer(listener, {DemoClient("open"),
+                                     DemoClient("named", R"(, "allowed_callers": ["cn:*"])")})
+                  .ok());
+  absl::StatusOr<std::unique_ptr<Client>> caller =
+      Client::Connect({.target = server_->address(), .tls_ca_file = ca_->certificate_file()});
+  ASSERT_TRUE(caller.ok()) << caller.status();
+
+  absl::StatusOr<GetAccessTokenResponse> open = (*caller)->GetAccessToken({.client = "open"});
+  absl::StatusOr<GetAccessTokenResponse> named = (*caller)->GetAccessToken({.client = "named"});
+  Client plaintext(server_->address());
+  absl::StatusOr<GetAccessTokenResponse> without_tls =
+      plaintext.GetAccessToken({.client = "open", .timeout = absl::Seconds(5)});
+
+  EXPECT_TRUE(open.ok()) << open.status();
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(without_tls.status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(MutualTlsTest, AKeyThatDoesNotBelongToTheCertificateStopsTheStart) {
   auto other = ca_->Issue("other", {"127.0.0.1"});
   ASSERT_TRUE(other.ok());
@@ -478,6 +501,21 @@ TEST_F(CallerAuthTest, AnOpenClientIsNotServedBeyondLoopbackWithoutTheInsecureFl
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.message(), HasSubstr("client(s) reports have no allowed_callers"));
   EXPECT_EQ(server_, nullptr);
+}
+
+TEST_F(CallerAuthTest, TheInsecureFlagLetsTheStartProceedWithALoudWarning) {
+  // 192.0.2.1 (TEST-NET-1) is no address of this machine: the start proceeds past the check and
+  // then fails to bind, so nothing ever listens beyond loopback.
+  const absl::Status status = StartServer(R"("listen": "192.0.2.1:0",)", {DemoClient("reports")},
+                                          ServerOptions{.insecure_allow_any_caller = true});
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  bool warned = false;
+  for (const std::string& line : log_.Lines()) {
+    warned = warned || (absl::StrContains(line, "WARNING server insecure_allow_any_caller") &&
+                        absl::StrContains(line, "client(s) reports have no allowed_callers"));
+  }
+  EXPECT_TRUE(warned);
 }
 
 }  // namespace

@@ -91,13 +91,17 @@ TEST_F(DaemonSecurityTest, AnOpenClientBeyondLoopbackNeedsTheInsecureFlag) {
   absl::StatusOr<std::unique_ptr<ChildProcess>> daemon =
       ChildProcess::Start({AGENTAUTHD_PATH, "--config", config});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
+  absl::StatusOr<std::string> refusal = (*daemon)->WaitForLine(
+      ChildProcess::Stream::kStderr,
+      [](const std::string& line) { return absl::StrContains(line, "start_failed"); },
+      absl::Seconds(20));
   absl::StatusOr<int> exit_code = (*daemon)->Stop(0, absl::Seconds(20));
 
+  ASSERT_TRUE(refusal.ok()) << refusal.status();
+  EXPECT_THAT(*refusal, HasSubstr("listener 0.0.0.0:0 is reachable beyond this machine, and "
+                                  "client(s) reports have no allowed_callers"));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 3);
-  EXPECT_THAT((*daemon)->Output(ChildProcess::Stream::kStderr),
-              HasSubstr("listener 0.0.0.0:0 is reachable beyond this machine, and client(s) "
-                        "reports have no allowed_callers"));
 }
 
 // ---------------------------------------------------------------------------------------------

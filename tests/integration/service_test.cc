@@ -112,7 +112,10 @@ class ServiceIntegrationTest : public ::testing::Test {
   void StartServer(const std::vector<std::string>& clients,
                    const std::string& issuer = idp_->issuer()) {
     const std::string text = absl::StrCat(
-        R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0", "prewarm": )",
+        // Every call here comes from one anonymous caller, which forces refreshes more often
+        // than the default limit allows; that limit has tests of its own (caller_auth_test).
+        R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0",
+            "limits": {"force_refresh": {"per_caller": 1000, "per": "1m"}}, "prewarm": )",
         prewarm_ ? "true" : "false", R"(, "defaults": {"authority": ")", issuer,
         R"(", "http": {"timeout": "2s"}}, "clients": [)", absl::StrJoin(clients, ","), "]}");
     absl::StatusOr<Config> config = ParseConfig(text, SecretSources::Real());
