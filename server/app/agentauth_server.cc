@@ -21,6 +21,8 @@ namespace agentauth {
 namespace {
 
 // How often TLS certificate files are checked for a rotation.
+// TODO(tls): no test replaces the files and waits for the new certificate to be served; the
+// reload is gRPC's FileWatcherCertificateProvider, untested here.
 constexpr unsigned int kCertificateCheckSeconds = 30;
 
 std::shared_ptr<grpc::ServerCredentials> CredentialsFor(const ListenerConfig& listener) {

@@ -26,6 +26,10 @@ namespace agentauth {
 // meanwhile use the last good set, or wait for the first one); a failed fetch keeps the last
 // good set. A token signed with an unknown kid triggers a fetch at most once per
 // kUnknownKidRefetchInterval, so forged kids cannot make agentauthd hammer the API server.
+//
+// TODO(callers): a fetch (the first, a stale set, an unknown kid) runs on the gRPC thread of
+// the call that needs it and holds that thread up to the 10 s HTTP timeout; moving it to the
+// fetch pool would need the gate to finish calls asynchronously, as the token cache does.
 class ServiceAccountVerifier {
  public:
   using ReadFile = std::function<absl::StatusOr<std::string>(const std::string&)>;
