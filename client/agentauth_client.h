@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "agentauth/v1/token_service.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
 
 namespace agentauth {
@@ -52,6 +53,22 @@ struct TokenOptions {
   absl::Duration timeout = absl::Seconds(30);
 };
 
+// How to reach a daemon and prove who is calling. Only `target` is required.
+struct ConnectionOptions {
+  // "host:port", "unix:/path" or any gRPC target URI.
+  std::string target{};
+  // PEM CA bundle to verify the daemon's TLS certificate with. Set: connect with TLS.
+  std::string tls_ca_file{};
+  // PEM client certificate chain and key, for a daemon that asks for mutual TLS. Require
+  // tls_ca_file.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
+  // A file holding a bearer token (a Kubernetes service account token), sent as
+  // `authorization: Bearer <token>` with every call and re-read for every call, since the
+  // kubelet rotates projected tokens in place.
+  std::string token_file{};
+};
+
 // A connection to one agentauth daemon.
 //
 // Errors: a failed call returns the gRPC status converted to absl::Status with the same code
@@ -69,8 +86,12 @@ class Client {
                                                  grpc::InsecureChannelCredentials());
 
   // Uses an existing channel, e.g. one with custom channel arguments. Shares its ownership.
-  // REQUIRES: channel != nullptr.
-  explicit Client(std::shared_ptr<grpc::Channel> channel);
+  // `token_file` as in ConnectionOptions; empty: no token. REQUIRES: channel != nullptr.
+  explicit Client(std::shared_ptr<grpc::Channel> channel, std::string token_file = "");
+
+  // Connects as `options` say. INVALID_ARGUMENT naming the option when a TLS file cannot be
+  // read or the combination makes no sense (a client certificate without a CA bundle).
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ConnectionOptions& options);
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -93,8 +114,13 @@ class Client {
   bool IsConnected() const;
 
  private:
+  // Adds the bearer token, if any, to a call. FAILED_PRECONDITION naming the file when it
+  // cannot be read.
+  absl::Status Authenticate(grpc::ClientContext& context) const;
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TokenService::Stub> stub_;
+  std::string token_file_;
 };
 
 }  // namespace agentauth

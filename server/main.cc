@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/app/agentauth_server.h"
 #include "server/app/daemon_flags.h"
+#include "server/app/process_hardening.h"
 #include "server/common/clock.h"
 #include "server/common/logging.h"
 #include "server/config/config.h"
@@ -53,6 +54,9 @@ int WaitForStopSignal() {
 void PrintConfigSummary(const agentauth::Config& config) {
   std::cout << "config OK: listen " << config.listen << ", " << config.clients.size()
             << " client(s)\n";
+  for (const agentauth::ListenerConfig& listener : config.listeners) {
+    std::cout << "  listener " << listener.address << (listener.tls ? " (tls)" : "") << "\n";
+  }
   for (const agentauth::ClientConfig& client : config.clients) {
     std::cout << "  " << client.name << ": client_id " << client.client_id << ", issuer "
               << client.authority << ", scopes [";
@@ -68,6 +72,14 @@ void PrintConfigSummary(const agentauth::Config& config) {
     }
     if (!client.tls_client_cert_file.empty()) {
       std::cout << ", client certificate " << client.tls_client_cert_file;
+    }
+    std::cout << ", callers ";
+    if (!client.allowed_callers) {
+      std::cout << "any";
+    } else {
+      for (size_t i = 0; i < client.allowed_callers->size(); ++i) {
+        std::cout << (i > 0 ? " " : "") << (*client.allowed_callers)[i].pattern;
+      }
     }
     std::cout << "\n";
   }
@@ -94,6 +106,11 @@ int main(int argc, char** argv) {
   agentauth::MonotonicClock clock;
   agentauth::Logger logger(clock, flags->log_level, flags->log_format,
                            agentauth::Logger::StderrSink());
+  // Before the first secret is read: no core dump or same-user ptrace may reveal it.
+  if (absl::Status hardened = agentauth::MakeProcessUndumpable(); !hardened.ok()) {
+    logger.Error("server", "start_failed", {{"cause", std::string(hardened.message())}});
+    return kExitStartError;
+  }
 
   absl::StatusOr<agentauth::Config> config =
       agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
@@ -116,6 +133,7 @@ int main(int argc, char** argv) {
   agentauth::ServerOptions options;
   options.version = AGENTAUTH_VERSION;
   options.enable_reflection = flags->reflection;
+  options.insecure_allow_any_caller = flags->insecure_allow_any_caller;
   absl::StatusOr<std::unique_ptr<agentauth::AgentAuthServer>> server =
       agentauth::AgentAuthServer::Start(
           *std::move(config), options,
@@ -130,7 +148,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<agentauth::Config> reloaded =
         agentauth::LoadConfigFile(flags->config_path, agentauth::SecretSources::Real());
     if (reloaded.ok()) {
-      (*server)->Reload(*reloaded);
+      // A refused reload is logged and counted by Reload itself.
+      [[maybe_unused]] absl::Status applied = (*server)->Reload(*reloaded);
     } else {
       (*server)->CountFailedReload();
       logger.Error("config", "reload_failed",

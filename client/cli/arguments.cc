@@ -21,12 +21,16 @@ struct OptionSpec {
   Scope scope;
 };
 
-constexpr std::array<OptionSpec, 12> kOptions = {{
+constexpr std::array<OptionSpec, 16> kOptions = {{
     {"--help", false, Scope::kGlobal},
     {"-h", false, Scope::kGlobal},
     {"--version", false, Scope::kGlobal},
     {"--target", true, Scope::kGlobal},
     {"--timeout", true, Scope::kGlobal},
+    {"--tls-ca", true, Scope::kGlobal},
+    {"--tls-cert", true, Scope::kGlobal},
+    {"--tls-key", true, Scope::kGlobal},
+    {"--token-file", true, Scope::kGlobal},
     {"--client", true, Scope::kTokenOrStatus},
     {"--scope", true, Scope::kToken},
     {"--audience", true, Scope::kToken},
@@ -111,6 +115,14 @@ absl::Status ApplyValue(absl::string_view option, std::string value, CliArgument
     absl::StatusOr<absl::Duration> timeout = ParseDurationValue(option, value, false);
     if (!timeout.ok()) return timeout.status();
     result.timeout = *timeout;
+  } else if (option == "--tls-ca") {
+    result.tls_ca_file = std::move(value);
+  } else if (option == "--tls-cert") {
+    result.tls_cert_file = std::move(value);
+  } else if (option == "--tls-key") {
+    result.tls_key_file = std::move(value);
+  } else if (option == "--token-file") {
+    result.token_file = std::move(value);
   } else if (option == "--client") {
     result.client = std::move(value);
   } else if (option == "--scope") {
@@ -199,6 +211,12 @@ absl::StatusOr<CliArguments> ParseArguments(std::vector<std::string> args, const
   if (result.command == Command::kToken && result.client.empty()) {
     return UsageError("token: --client is required");
   }
+  if (result.tls_cert_file.empty() != result.tls_key_file.empty()) {
+    return UsageError("--tls-cert and --tls-key go together");
+  }
+  if (!result.tls_cert_file.empty() && result.tls_ca_file.empty()) {
+    return UsageError("--tls-cert: needs --tls-ca to verify the daemon with");
+  }
   if (result.target.empty()) {
     result.target = env_target != nullptr && *env_target != '\0' ? std::string(env_target)
                                                                  : std::string(kDefaultTarget);
@@ -233,8 +251,14 @@ Options of status:
   --json                   JSON instead of a table
 
 Global options, before or after the command:
-  --target HOST:PORT       the daemon (default: $AGENTAUTH_TARGET, else localhost:50051)
+  --target HOST:PORT       the daemon, or unix:/path (default: $AGENTAUTH_TARGET, else
+                           localhost:50051)
   --timeout DURATION       bounds connecting and the call together (default: 10s)
+  --tls-ca FILE            connect with TLS, verifying the daemon against this PEM CA bundle
+  --tls-cert FILE          with --tls-key: a client certificate, for a daemon with mutual TLS
+  --tls-key FILE           the client certificate's PEM private key
+  --token-file FILE        send the token in FILE (a Kubernetes service account token) as
+                           "authorization: Bearer"; re-read at every call
   -h, --help               print this help
   --version                print the version
 

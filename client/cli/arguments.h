@@ -5,7 +5,8 @@
 //   agentauth [GLOBAL...] token --client NAME [--scope S]... [--audience URI]
 //             [--min-validity DURATION] [--force-refresh] [--header] [GLOBAL...]
 //   agentauth [GLOBAL...] status [--client NAME] [--json] [GLOBAL...]
-//   GLOBAL: --target HOST:PORT | --timeout DURATION | --help | -h | --version
+//   GLOBAL: --target HOST:PORT | --timeout DURATION | --tls-ca FILE | --tls-cert FILE
+//           | --tls-key FILE | --token-file FILE | --help | -h | --version
 //
 // Global options may stand before or after the command; a command's own options only after
 // it. A value may be given as `--flag value` or `--flag=value`. Only --scope may be repeated.
@@ -42,6 +43,10 @@ struct CliArguments {
   // Global options.
   std::string target;                          // --target, else $AGENTAUTH_TARGET, else default.
   absl::Duration timeout = absl::Seconds(10);  // --timeout: bounds the whole command. Positive.
+  std::string tls_ca_file;                     // --tls-ca: connect with TLS. Empty: plain.
+  std::string tls_cert_file;                   // --tls-cert and --tls-key: mutual TLS.
+  std::string tls_key_file;
+  std::string token_file;  // --token-file: sent as a bearer token with every call.
 
   // token, and status to ask for one client (empty: all of them).
   std::string client;

@@ -44,6 +44,15 @@ int main(int argc, char** argv) {
     return agentauth::cli::kExitSuccess;
   }
 
-  const agentauth::Client client(parsed->target);
-  return agentauth::cli::RunCommand(client, *parsed, std::cout, std::cerr);
+  absl::StatusOr<std::unique_ptr<agentauth::Client>> client =
+      agentauth::Client::Connect({.target = parsed->target,
+                                  .tls_ca_file = parsed->tls_ca_file,
+                                  .tls_cert_file = parsed->tls_cert_file,
+                                  .tls_key_file = parsed->tls_key_file,
+                                  .token_file = parsed->token_file});
+  if (!client.ok()) {
+    std::cerr << "agentauth: " << client.status().message() << "\n";
+    return agentauth::cli::kExitUsage;
+  }
+  return agentauth::cli::RunCommand(**client, *parsed, std::cout, std::cerr);
 }

@@ -3,45 +3,54 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 #include <prometheus/exposer.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <cstring>
+#include <cstdio>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/app/tls_files.h"
+#include "server/callers/caller_policy.h"
 #include "server/common/tsan_handoff.h"
-#include "server/http/url.h"
 
 namespace agentauth {
 namespace {
 
-// A process answers on the socket: taking it over would cut that process off from its callers.
-bool UnixSocketIsLive(const std::string& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    close(fd);
-    return false;
+// How often TLS certificate files are checked for a rotation.
+// TODO(tls): no test replaces the files and waits for the new certificate to be served; the
+// reload is gRPC's FileWatcherCertificateProvider, untested here.
+constexpr unsigned int kCertificateCheckSeconds = 30;
+
+std::shared_ptr<grpc::ServerCredentials> CredentialsFor(const ListenerConfig& listener) {
+  if (!listener.tls) return grpc::InsecureServerCredentials();
+  const ListenerTlsConfig& tls = *listener.tls;
+  // The provider re-reads the files, so a renewed certificate (cert-manager, a Secret update)
+  // is served without a restart.
+  auto certificates = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file, tls.cert_file, tls.client_ca_file, kCertificateCheckSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(certificates);
+  options.watch_identity_key_cert_pairs();
+  if (tls.client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  const bool live = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return live;
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
-bool IsLoopbackAddress(const std::string& address) {
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+std::string Describe(const ListenerConfig& listener, const std::string& address) {
+  if (listener.IsUnix()) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", listener.socket_mode.value_or(kDefaultSocketMode));
+    return absl::StrCat(address, " (mode ", mode, ")");
   }
-  return IsLoopbackHost(host);
+  if (!listener.tls) return address;
+  return absl::StrCat(address, listener.tls->client_ca_file.empty() ? " (tls)" : " (mtls)");
 }
 
 constexpr char kServiceName[] = "agentauth.v1.TokenService";
@@ -103,8 +112,19 @@ AgentAuthServer::AgentAuthServer(std::shared_ptr<const Config> config, const Ser
       // threads, and the others keep the rest.
       cache_(deps.clock, fetch_pool_, deps.scheduler, deps.random, deps.logger, metrics_,
              std::max<size_t>(1, static_cast<size_t>(config_->max_concurrent_fetches) / 4)),
+      caller_metrics_(*metrics_.registry()),
+      service_account_verifier_(config_->caller_auth.kubernetes
+                                    ? std::make_unique<ServiceAccountVerifier>(
+                                          *config_->caller_auth.kubernetes, deps.http, deps.clock,
+                                          deps.logger, deps.secrets.read_file)
+                                    : nullptr),
+      authenticator_(unix_peers_, service_account_verifier_.get()),
+      force_refresh_limiter_(config_->limits.force_refresh_per_caller,
+                             config_->limits.force_refresh_per, deps.clock),
+      caller_gate_(authenticator_, force_refresh_limiter_, deps.logger, caller_metrics_),
+      insecure_allow_any_caller_(options.insecure_allow_any_caller),
       service_(config_, registry_, cache_, provider_, deps.clock, deps.logger, metrics_,
-               ServerInfo{options.version, deps.clock.Now()}),
+               caller_gate_, ServerInfo{options.version, deps.clock.Now()}),
       secret_watcher_(registry_, deps.secrets, deps.scheduler, deps.clock, deps.logger,
                       config_->secret_check_interval,
                       [this](const ClientConfig& old_client, const ClientConfig& new_client) {
@@ -183,52 +203,97 @@ absl::Status AgentAuthServer::StartMetrics() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
-    Config config, const ServerOptions& options, const ServerDependencies& deps) {
-  auto shared_config = std::make_shared<const Config>(std::move(config));
-  std::unique_ptr<AgentAuthServer> server(new AgentAuthServer(shared_config, options, deps));
-
-  const bool is_unix = absl::StartsWith(shared_config->listen, "unix:");
-  if (is_unix && UnixSocketIsLive(shared_config->listen.substr(5))) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", shared_config->listen,
-                                               ": another process is serving on that socket"));
+absl::Status AgentAuthServer::StartListeners(const ServerOptions& options) {
+  for (const ListenerConfig& listener : config_->listeners) {
+    if (absl::Status files = CheckListenerTlsFiles(listener); !files.ok()) return files;
   }
-  if (absl::Status metrics = server->StartMetrics(); !metrics.ok()) return metrics;
+  // Unix sockets first: a live or foreign file at the path stops the start before any port.
+  for (const ListenerConfig& listener : config_->listeners) {
+    if (!listener.IsUnix()) continue;
+    absl::StatusOr<std::unique_ptr<UnixSocketListener>> bound = UnixSocketListener::Bind(
+        listener.UnixPath(), listener.socket_mode.value_or(kDefaultSocketMode), deps_.logger);
+    if (!bound.ok()) return bound.status();
+    unix_listeners_.push_back(*std::move(bound));
+  }
 
   // Both are process-wide switches that must be set before the first ServerBuilder.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  int selected_port = 0;
   grpc::ServerBuilder builder;
   if (!options.enable_reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   // Without this, a second agentauthd on the same port would silently share it (SO_REUSEPORT)
   // and callers would get answers from two configs.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // TODO(security): caller authentication and TLS listeners arrive with the security issue;
-  // until then the config only allows what the operator chose, loopback by default.
-  builder.AddListeningPort(shared_config->listen, grpc::InsecureServerCredentials(),
-                           &selected_port);
-  builder.RegisterService(&server->service_);
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || (!is_unix && selected_port == 0)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", shared_config->listen,
-                                               ": the address is in use or not local"));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_->limits.max_request_bytes));
+  std::vector<int> ports(config_->listeners.size(), 0);
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    const ListenerConfig& listener = config_->listeners[i];
+    if (!listener.IsUnix()) {
+      builder.AddListeningPort(listener.address, CredentialsFor(listener), &ports[i]);
+    }
   }
-  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  builder.RegisterService(&service_);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_->listen, ": the address is in use or not local"));
+  }
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    const ListenerConfig& listener = config_->listeners[i];
+    if (listener.IsUnix()) {
+      addresses_.push_back(listener.address);
+      continue;
+    }
+    if (ports[i] == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", listener.address,
+                                                 ": the address is in use or not local"));
+    }
+    addresses_.push_back(
+        absl::StrCat(listener.address.substr(0, listener.address.rfind(':')), ":", ports[i]));
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
   health->SetServingStatus(kServiceName, false);
-
-  server->address_ = shared_config->listen;
-  if (!is_unix) {
-    server->address_ = absl::StrCat(
-        shared_config->listen.substr(0, shared_config->listen.rfind(':')), ":", selected_port);
+  for (const std::unique_ptr<UnixSocketListener>& listener : unix_listeners_) {
+    listener->Start(*server_, unix_peers_);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
+    Config config, const ServerOptions& options, const ServerDependencies& deps) {
+  if (absl::Status exposure = CheckNoClientOpenBeyondLoopback(config); !exposure.ok()) {
+    if (!options.insecure_allow_any_caller) return exposure;
+    deps.logger.Warning("server", "insecure_allow_any_caller",
+                        {{"risk", std::string(exposure.message())},
+                         {"detail",
+                          "started with --insecure-allow-any-caller: anyone who reaches the "
+                          "listener gets the tokens of the open clients"}});
+  }
+  auto shared_config = std::make_shared<const Config>(std::move(config));
+  std::unique_ptr<AgentAuthServer> server(new AgentAuthServer(shared_config, options, deps));
+
+  if (absl::Status metrics = server->StartMetrics(); !metrics.ok()) return metrics;
+  if (absl::Status listening = server->StartListeners(options); !listening.ok()) return listening;
+  if (server->service_account_verifier_ != nullptr) {
+    // Keys now, so that the first caller does not wait; a failure is retried on use.
+    if (absl::Status keys = server->service_account_verifier_->Refresh(); keys.ok()) {
+      deps.logger.Info("callers", "jwks_loaded",
+                       {{"issuer", shared_config->caller_auth.kubernetes->issuer}});
+    }
+  }
+
   std::vector<std::string> names;
   for (const ClientConfig& client : shared_config->clients) names.push_back(client.name);
+  std::vector<std::string> listeners;
+  for (size_t i = 0; i < shared_config->listeners.size(); ++i) {
+    listeners.push_back(Describe(shared_config->listeners[i], server->addresses_[i]));
+  }
   deps.logger.Info(
       "server", "listening",
-      {{"address", server->address_},
+      {{"address", server->address()},
+       {"listeners", absl::StrJoin(listeners, ", ")},
        {"metrics", server->metrics_address_.empty()
                        ? "off"
                        : absl::StrCat("http://", server->metrics_address_, "/metrics")},
@@ -237,14 +302,6 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
        {"prewarm", shared_config->prewarm ? "on" : "off"},
        {"reflection", options.enable_reflection ? "on" : "off"}});
   WarnAboutInsecureHttp(shared_config->clients, deps.logger);
-  if (!is_unix && !IsLoopbackAddress(server->address_)) {
-    // TODO(security): caller authentication (the security issue) will refuse this instead.
-    deps.logger.Warning("server", "listening_beyond_loopback",
-                        {{"address", server->address_},
-                         {"risk",
-                          "any process that reaches this address gets every client's "
-                          "tokens; there is no caller authentication yet"}});
-  }
   AgentAuthServer* raw = server.get();
   server->cache_.SetFetchObserver([raw] { raw->UpdateHealth(); });
   server->service_.Prewarm();
@@ -253,18 +310,30 @@ absl::StatusOr<std::unique_ptr<AgentAuthServer>> AgentAuthServer::Start(
   return server;
 }
 
-void AgentAuthServer::Reload(const Config& config) {
-  const bool restart_needed = config.listen != config_->listen ||
-                              config.metrics_listen != config_->metrics_listen ||
-                              config.max_concurrent_fetches != config_->max_concurrent_fetches ||
-                              config.prewarm != config_->prewarm ||
-                              config.secret_check_interval != config_->secret_check_interval;
+absl::Status AgentAuthServer::Reload(const Config& config) {
+  // The listeners stay as they are, so the check is of the new clients on the old listeners.
+  Config effective = config;
+  effective.listeners = config_->listeners;
+  if (absl::Status exposure = CheckNoClientOpenBeyondLoopback(effective);
+      !exposure.ok() && !insecure_allow_any_caller_) {
+    metrics_.ConfigReload(false);
+    deps_.logger.Error("config", "reload_failed",
+                       {{"cause", std::string(exposure.message())},
+                        {"action", "kept the previous configuration"}});
+    return exposure;
+  }
+  const bool restart_needed =
+      config.listeners != config_->listeners || config.caller_auth != config_->caller_auth ||
+      config.limits != config_->limits || config.metrics_listen != config_->metrics_listen ||
+      config.max_concurrent_fetches != config_->max_concurrent_fetches ||
+      config.prewarm != config_->prewarm ||
+      config.secret_check_interval != config_->secret_check_interval;
   if (restart_needed) {
     deps_.logger.Warning("config", "restart_needed",
                          {{"detail",
-                           "listen, metrics_listen, max_concurrent_fetches, prewarm "
-                           "and secret_check_interval change only on restart; the "
-                           "clients were reloaded"}});
+                           "listen(ers), caller_auth, limits, metrics_listen, "
+                           "max_concurrent_fetches, prewarm and secret_check_interval change "
+                           "only on restart; the clients were reloaded"}});
   }
 
   WarnAboutInsecureHttp(config.clients, deps_.logger);
@@ -284,6 +353,7 @@ void AgentAuthServer::Reload(const Config& config) {
                     {{"added", absl::StrJoin(changes.added, ",")},
                      {"removed", absl::StrJoin(changes.removed, ",")},
                      {"changed", absl::StrJoin(changes.changed, ",")}});
+  return absl::OkStatus();
 }
 
 AgentAuthServer::~AgentAuthServer() { Shutdown(absl::ZeroDuration()); }
@@ -292,6 +362,8 @@ void AgentAuthServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
 
+  // No new Unix connection may reach a server that is stopping.
+  unix_listeners_.clear();
   if (server_ != nullptr) {
     {
       // Probes see NOT_SERVING first, so that load balancers stop sending new calls.

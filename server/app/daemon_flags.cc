@@ -67,6 +67,13 @@ absl::StatusOr<DaemonFlags> ParseDaemonFlags(const std::vector<std::string>& arg
       flags.reflection = false;
       continue;
     }
+    if (name == "--insecure-allow-any-caller") {
+      if (reader.has_inline_value()) {
+        return absl::InvalidArgumentError("--insecure-allow-any-caller: takes no value");
+      }
+      flags.insecure_allow_any_caller = true;
+      continue;
+    }
     if (name == "--check-config") {
       if (reader.has_inline_value()) {
         return absl::InvalidArgumentError("--check-config: takes no value");
@@ -123,6 +130,8 @@ Options:
   --log-format FORMAT           text (default) or json: one object per line
   --no-reflection               do not serve gRPC server reflection
   --shutdown-grace DURATION     on SIGTERM/SIGINT, time calls in flight get (default 10s)
+  --insecure-allow-any-caller   start even when a listener beyond loopback serves a client
+                                without allowed_callers (anyone reaching it gets its tokens)
   --help, -h                    print this help and exit
   --version                     print the version and exit
 

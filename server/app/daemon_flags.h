@@ -2,7 +2,8 @@
 // hyphenated names operators expect (--check-config), so this small parser does.
 //
 //   agentauthd --config FILE [--check-config] [--log-level LEVEL] [--log-format FORMAT]
-//              [--no-reflection] [--shutdown-grace 10s] | --help | --version
+//              [--no-reflection] [--shutdown-grace 10s] [--insecure-allow-any-caller]
+//              | --help | --version
 //
 // A value may be given as `--flag value` or `--flag=value`.
 #pragma once
@@ -20,6 +21,9 @@ struct DaemonFlags {
   std::string config_path;
   bool check_config = false;  // Validate, print a summary, exit.
   bool reflection = true;     // --no-reflection turns gRPC server reflection off.
+  // --insecure-allow-any-caller: start even though a listener beyond loopback serves a client
+  // that has no allowed_callers.
+  bool insecure_allow_any_caller = false;
   // On SIGTERM/SIGINT, how long calls in flight may take before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(10);
   LogLevel log_level = LogLevel::kInfo;

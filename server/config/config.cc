@@ -479,7 +479,8 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
   AGENTAUTH_RETURN_IF_ERROR(
       RejectUnknownKeys(client, path,
                         {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
-                         "token_endpoint", AGENTAUTH_SHARED_KEYS, AGENTAUTH_CREDENTIAL_KEYS}));
+                         "token_endpoint", "allowed_callers", AGENTAUTH_SHARED_KEYS,
+                         AGENTAUTH_CREDENTIAL_KEYS}));
 
   ClientConfig out;
   Located<std::string> name;
@@ -512,6 +513,13 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
   }
 
   AGENTAUTH_RETURN_IF_ERROR(ReadClientCredentials(client, path, defaults_json, secrets, out));
+
+  if (const auto callers = client.find("allowed_callers"); callers != client.end()) {
+    absl::StatusOr<std::vector<CallerRule>> rules =
+        ParseAllowedCallers(*callers, Child(path, "allowed_callers"), out.scopes);
+    if (!rules.ok()) return rules.status();
+    out.allowed_callers = *std::move(rules);
+  }
   return out;
 }
 
@@ -530,6 +538,31 @@ absl::Status CheckListen(const Located<std::string>& listen) {
   if (colon == 0 || !all_digits || !absl::SimpleAtoi(port_text, &port) || port > 65535) {
     return PathError(listen.path, absl::StrCat("\"", address, "\" is not an address such as ",
                                                "\"127.0.0.1:50051\" or \"unix:/run/a.sock\""));
+  }
+  return absl::OkStatus();
+}
+
+// The caller side (listeners, caller_auth, limits) lives in its own files.
+absl::Status ReadCallerSide(const Json& root, bool has_listen, const SecretSources& secrets,
+                            Config& config) {
+  config.listeners = {ListenerConfig{.address = config.listen}};
+  if (const auto found = root.find("listeners"); found != root.end()) {
+    if (has_listen) return PathError("listeners", "set either listen or listeners, not both");
+    absl::StatusOr<std::vector<ListenerConfig>> listeners =
+        ParseListeners(*found, secrets.read_file);
+    if (!listeners.ok()) return listeners.status();
+    config.listeners = *std::move(listeners);
+    config.listen = config.listeners.front().address;
+  }
+  if (const auto found = root.find("caller_auth"); found != root.end()) {
+    absl::StatusOr<CallerAuthConfig> caller_auth = ParseCallerAuth(*found, secrets.read_file);
+    if (!caller_auth.ok()) return caller_auth.status();
+    config.caller_auth = *std::move(caller_auth);
+  }
+  if (const auto found = root.find("limits"); found != root.end()) {
+    absl::StatusOr<LimitsConfig> limits = ParseLimits(*found);
+    if (!limits.ok()) return limits.status();
+    config.limits = *std::move(limits);
   }
   return absl::OkStatus();
 }
@@ -674,16 +707,17 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text, const SecretSour
     return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", detail));
   }
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(root, ""));
-  AGENTAUTH_RETURN_IF_ERROR(
-      RejectUnknownKeys(root, "",
-                        {"listen", "metrics_listen", "prewarm", "max_concurrent_fetches",
-                         "secret_check_interval", "defaults", "clients"}));
+  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(
+      root, "",
+      {"listen", "listeners", "metrics_listen", "prewarm", "max_concurrent_fetches",
+       "secret_check_interval", "defaults", "clients", "caller_auth", "limits"}));
 
   Config config;
   Located<std::string> listen;
   AGENTAUTH_RETURN_IF_ERROR(ReadString(root, "", "listen", listen));
   AGENTAUTH_RETURN_IF_ERROR(CheckListen(listen));
   if (listen.value) config.listen = *listen.value;
+  AGENTAUTH_RETURN_IF_ERROR(ReadCallerSide(root, listen.value.has_value(), secrets, config));
 
   Located<std::string> metrics_listen;
   AGENTAUTH_RETURN_IF_ERROR(ReadString(root, "", "metrics_listen", metrics_listen));

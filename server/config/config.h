@@ -25,6 +25,8 @@
 #include "server/common/refresh_policy.h"
 #include "server/common/secret_string.h"
 #include "server/crypto/jose_signing.h"
+#include "server/config/caller_policy_config.h"
+#include "server/config/listener_config.h"
 
 namespace agentauth {
 
@@ -94,14 +96,21 @@ struct ClientConfig {
   absl::Duration discovery_ttl = absl::Hours(1);
   ProviderHttpOptions http;
   RefreshPolicy refresh;
+  // Who may use this client. Unset: every caller (refused beyond loopback, see README Security).
+  std::optional<std::vector<CallerRule>> allowed_callers;
 
   // Every setting and the secret: a reload keeps the cached tokens of a client only if equal.
   bool operator==(const ClientConfig&) const = default;
 };
 
 struct Config {
-  // gRPC listen address, "host:port" or "unix:/path".
+  // gRPC listen address, "host:port" or "unix:/path": the first of `listeners`.
   std::string listen = "127.0.0.1:50051";
+  // Every gRPC listener: "listeners", or the one plain listener of "listen".
+  std::vector<ListenerConfig> listeners = {ListenerConfig{.address = "127.0.0.1:50051"}};
+  // How callers prove who they are, beyond TLS certificates and Unix peer credentials.
+  CallerAuthConfig caller_auth;
+  LimitsConfig limits;
   // Fetch every client's token at start-up; readiness waits for them.
   bool prewarm = true;
   // Provider requests that may run at once, across all clients.

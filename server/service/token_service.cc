@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/callers/caller_policy.h"
 #include "server/common/text.h"
 #include "server/common/tsan_handoff.h"
 #include "server/service/conversions.h"
@@ -118,7 +119,8 @@ TokenKey MakeTokenKey(const ClientConfig& client, const std::vector<std::string>
 
 TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
                                    TokenCache& cache, ProviderClient& provider, const Clock& clock,
-                                   Logger& logger, Metrics& metrics, ServerInfo info)
+                                   Logger& logger, Metrics& metrics, CallerGate& callers,
+                                   ServerInfo info)
     : config_(std::move(config)),
       registry_(registry),
       cache_(cache),
@@ -126,9 +128,10 @@ TokenServiceImpl::TokenServiceImpl(std::shared_ptr<const Config> config, ClientR
       clock_(clock),
       logger_(logger),
       metrics_(metrics),
+      callers_(callers),
       info_(std::move(info)) {}
 
-grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerContext* /*context*/,
+grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerContext* context,
                                                            const GetAccessTokenRequest* request,
                                                            GetAccessTokenResponse* response) {
   auto [call, reactor] = DeferredCall::Create(metrics_, "GetAccessToken");
@@ -138,15 +141,31 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
     return reactor;
   }
   const std::shared_ptr<const ClientConfig> client = registry_.Find(request->client());
+  absl::StatusOr<CallerIdentity> caller =
+      callers_.Identify(*context, client == nullptr ? "unknown" : client->name);
+  if (!caller.ok()) {
+    call->TryFinish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (client == nullptr) {
     call->TryFinish(ToGrpcStatus(absl::NotFoundError(
         absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128),
                      "\"; `agentauth status` lists the configured clients"))));
     return reactor;
   }
+  if (absl::Status may_use = callers_.CheckMayUse(*client, *caller); !may_use.ok()) {
+    call->TryFinish(ToGrpcStatus(may_use));
+    return reactor;
+  }
   absl::StatusOr<ValidTokenRequest> valid = ValidateTokenRequest(*request, *client);
   if (!valid.ok()) {
     call->TryFinish(ToGrpcStatus(WithClient(client->name, valid.status())));
+    return reactor;
+  }
+  absl::Status allowed = callers_.Authorize(*client, *caller, valid->scopes, valid->audience);
+  if (allowed.ok() && valid->force_refresh) allowed = callers_.CheckForceRefresh(*client, *caller);
+  if (!allowed.ok()) {
+    call->TryFinish(ToGrpcStatus(allowed));
     return reactor;
   }
 
@@ -155,13 +174,14 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
   query.force_refresh = valid->force_refresh;
   TokenCache::FetchFunction fetch = FetchFor(client, valid->scopes, valid->audience);
 
-  auto done = [call = call, response,
-               name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
+  auto done = [call = call, response, client, caller = *std::move(caller),
+               gate = &callers_](absl::StatusOr<TokenCache::TokenPtr> token) {
     if (!call->Claim()) return;  // Cancelled first: `response` may be gone.
     if (!token.ok()) {
-      call->Finish(ToGrpcStatus(WithClient(name, token.status())));
+      call->Finish(ToGrpcStatus(WithClient(client->name, token.status())));
       return;
     }
+    gate->LogGrant(*client, caller, (*token)->scopes, (*token)->access_token);
     FillResponse(**token, *response);
     call->Finish(grpc::Status::OK);
   };
@@ -245,22 +265,36 @@ ClientStatus TokenServiceImpl::StatusOf(const ClientConfig& client, absl::Time n
   return status;
 }
 
-grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContext* /*context*/,
+grpc::ServerUnaryReactor* TokenServiceImpl::GetStatus(grpc::CallbackServerContext* context,
                                                       const GetStatusRequest* request,
                                                       GetStatusResponse* response) {
   auto [call, reactor] = DeferredCall::Create(metrics_, "GetStatus");
   const absl::Time now = clock_.Now();
 
+  std::shared_ptr<const ClientConfig> named;
+  if (!request->client().empty()) named = registry_.Find(request->client());
+  absl::StatusOr<CallerIdentity> caller =
+      callers_.Identify(*context, named == nullptr ? "unknown" : named->name);
+  if (!caller.ok()) {
+    call->TryFinish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (!request->client().empty()) {
-    const std::shared_ptr<const ClientConfig> client = registry_.Find(request->client());
-    if (client == nullptr) {
+    if (named == nullptr) {
       call->TryFinish(ToGrpcStatus(absl::NotFoundError(
           absl::StrCat("unknown client \"", SanitizeForMessage(request->client(), 128), "\""))));
       return reactor;
     }
-    *response->add_clients() = StatusOf(*client, now);
+    if (absl::Status may_use = callers_.CheckMayUse(*named, *caller); !may_use.ok()) {
+      call->TryFinish(ToGrpcStatus(may_use));
+      return reactor;
+    }
+    *response->add_clients() = StatusOf(*named, now);
   } else {
-    for (const auto& client : registry_.All()) *response->add_clients() = StatusOf(*client, now);
+    // Only the clients this caller may use: the others are none of its business.
+    for (const auto& client : registry_.All()) {
+      if (CallerMayUseClient(*client, *caller)) *response->add_clients() = StatusOf(*client, now);
+    }
   }
   response->set_ready(Ready());
   response->set_server_version(info_.version);

@@ -12,6 +12,7 @@
 #include "server/common/logging.h"
 #include "server/config/config.h"
 #include "server/provider/provider_client.h"
+#include "server/service/caller_gate.h"
 
 namespace agentauth {
 
@@ -31,7 +32,7 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   // replace a client while serving.
   TokenServiceImpl(std::shared_ptr<const Config> config, ClientRegistry& registry,
                    TokenCache& cache, ProviderClient& provider, const Clock& clock, Logger& logger,
-                   Metrics& metrics, ServerInfo info);
+                   Metrics& metrics, CallerGate& callers, ServerInfo info);
 
   grpc::ServerUnaryReactor* GetAccessToken(
       grpc::CallbackServerContext* context, const agentauth::v1::GetAccessTokenRequest* request,
@@ -65,6 +66,7 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
   const Clock& clock_;
   Logger& logger_;
   Metrics& metrics_;
+  CallerGate& callers_;
   const ServerInfo info_;
 };
 

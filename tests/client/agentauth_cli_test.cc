@@ -1,5 +1,6 @@
 // End-to-end tests of the `agentauth` binary against a fake TokenService in this process.
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -111,6 +112,33 @@ class CliTest : public ::testing::Test {
 };
 
 // --- token ---
+
+TEST_F(CliTest, TokenFileIsSentAsABearerTokenWithEveryCall) {
+  const std::string file = ::testing::TempDir() + "/agentauth-cli-token";
+  std::ofstream(file) << "sa-token-1\n";
+
+  const ProcessResult result = Run({"--token-file", file, "token", "--client", "reports"});
+
+  EXPECT_EQ(result.exit_code, kExitSuccess) << result.stderr_text;
+  ASSERT_THAT(service().token_calls(), SizeIs(1));
+  EXPECT_EQ(service().token_calls()[0].authorization, "Bearer sa-token-1");
+}
+
+TEST_F(CliTest, WithoutATokenFileNoAuthorizationIsSent) {
+  const ProcessResult result = Run({"token", "--client", "reports"});
+
+  EXPECT_EQ(result.exit_code, kExitSuccess);
+  ASSERT_THAT(service().token_calls(), SizeIs(1));
+  EXPECT_EQ(service().token_calls()[0].authorization, "");
+}
+
+TEST_F(CliTest, AnUnreadableTlsFileIsAUsageError) {
+  const ProcessResult result =
+      Run({"--tls-ca", "/nonexistent/ca.crt", "token", "--client", "reports"});
+
+  EXPECT_EQ(result.exit_code, kExitUsage);
+  EXPECT_THAT(result.stderr_text, HasSubstr("tls_ca_file: cannot read \"/nonexistent/ca.crt\""));
+}
 
 TEST_F(CliTest, TokenPrintsTheTokenAndANewlineAndNothingElse) {
   const ProcessResult result = Run({"token", "--client", "reports"});

@@ -50,6 +50,25 @@ TEST(ArgumentsTest, EveryTokenOptionIsKept) {
   EXPECT_TRUE(parsed->header);
 }
 
+TEST(ArgumentsTest, TlsAndTokenOptionsAreGlobal) {
+  absl::StatusOr<CliArguments> parsed =
+      Parse({"--tls-ca", "/tls/ca.crt", "--tls-cert=/tls/me.crt", "status", "--tls-key",
+             "/tls/me.key", "--token-file", "/var/run/secrets/tokens/agentauth"});
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->tls_ca_file, "/tls/ca.crt");
+  EXPECT_EQ(parsed->tls_cert_file, "/tls/me.crt");
+  EXPECT_EQ(parsed->tls_key_file, "/tls/me.key");
+  EXPECT_EQ(parsed->token_file, "/var/run/secrets/tokens/agentauth");
+}
+
+TEST(ArgumentsTest, AClientCertificateNeedsItsKeyAndACa) {
+  EXPECT_EQ(Parse({"status", "--tls-ca", "ca", "--tls-cert", "me.crt"}).status().message(),
+            "--tls-cert and --tls-key go together");
+  EXPECT_EQ(Parse({"status", "--tls-cert", "me.crt", "--tls-key", "me.key"}).status().message(),
+            "--tls-cert: needs --tls-ca to verify the daemon with");
+}
+
 TEST(ArgumentsTest, RepeatedScopeFlagsAreAllKeptInOrder) {
   absl::StatusOr<CliArguments> parsed =
       Parse({"token", "--client", "x", "--scope", "b", "--scope=a", "--scope", "b"});

@@ -73,7 +73,12 @@ grpc::Status FakeTokenService::GetAccessToken(grpc::ServerContext* context,
                                               const v1::GetAccessTokenRequest* request,
                                               v1::GetAccessTokenResponse* response) {
   std::unique_lock<std::mutex> lock(mutex_);
-  token_calls_.push_back({*request, context->deadline()});
+  std::string authorization;
+  if (const auto found = context->client_metadata().find("authorization");
+      found != context->client_metadata().end()) {
+    authorization.assign(found->second.data(), found->second.size());
+  }
+  token_calls_.push_back({*request, context->deadline(), std::move(authorization)});
   token_calls_released_.wait(lock, [this] { return !hold_token_calls_; });
 
   if (!token_error_.ok()) return ToGrpcStatus(token_error_);

@@ -22,6 +22,8 @@ namespace agentauth::testing {
 struct ReceivedTokenCall {
   v1::GetAccessTokenRequest request;
   std::chrono::system_clock::time_point deadline;
+  // The call's `authorization` metadata; empty when it had none.
+  std::string authorization;
 };
 
 // Answers every call from what the test scripted and records the requests. Answers OK with

@@ -81,10 +81,10 @@ absl::StatusOr<std::unique_ptr<Provider>> StartProvider() {
   absl::StatusOr<testing::TestCertificateAuthority::ServerCertificate> server_certificate =
       server_ca->Issue("idp", {"127.0.0.1"});
   absl::StatusOr<testing::TestCertificateAuthority::ServerCertificate> client_certificate =
-      client_ca->IssueClient("agent", kCertificateSubject);
+      client_ca->IssueClient("agent", kCertificateSubject, {});
   // The same subject from a CA the provider does not trust.
   absl::StatusOr<testing::TestCertificateAuthority::ServerCertificate> untrusted_certificate =
-      rogue_ca->IssueClient("rogue", kCertificateSubject);
+      rogue_ca->IssueClient("rogue", kCertificateSubject, {});
   for (const auto* issued : {&server_certificate, &client_certificate, &untrusted_certificate}) {
     if (!issued->ok()) return issued->status();
   }

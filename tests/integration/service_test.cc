@@ -113,7 +113,10 @@ class ServiceIntegrationTest : public ::testing::Test {
   void StartServer(const std::vector<std::string>& clients,
                    const std::string& issuer = idp_->issuer()) {
     const std::string text = absl::StrCat(
-        R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0", "prewarm": )",
+        // Every call here comes from one anonymous caller, which forces refreshes more often
+        // than the default limit allows; that limit has tests of its own (caller_auth_test).
+        R"({"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0",
+            "limits": {"force_refresh": {"per_caller": 1000, "per": "1m"}}, "prewarm": )",
         prewarm_ ? "true" : "false", R"(, "defaults": {"authority": ")", issuer,
         R"(", "http": {"timeout": "2s"}}, "clients": [)", absl::StrJoin(clients, ","), "]}");
     absl::StatusOr<Config> config = ParseConfig(text, SecretSources::Real());
@@ -446,7 +449,7 @@ TEST_F(ServiceIntegrationTest, ReloadKeepsUnchangedClientsAndAppliesTheRest) {
                                DemoClient("added"), "]}"),
                   SecretSources::Real());
   ASSERT_TRUE(next.ok()) << next.status();
-  server_->Reload(*next);
+  ASSERT_TRUE(server_->Reload(*next).ok());
 
   absl::StatusOr<GetAccessTokenResponse> kept_after = Token("kept");
   absl::StatusOr<GetAccessTokenResponse> changed_after = Token("changed");

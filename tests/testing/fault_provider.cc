@@ -588,6 +588,7 @@ struct FaultProvider::State {
   FaultStep token_default = FaultStep::Json(500, R"({"error":"nothing scripted"})");
   std::vector<RecordedRequest> requests;
   int token_requests = 0;
+  std::map<std::string, FaultStep> documents;
 };
 
 FaultProvider::FaultProvider() : state_(std::make_unique<State>()) {}
@@ -650,6 +651,11 @@ void FaultProvider::SetDiscoveryDefault(FaultStep step) {
 void FaultProvider::QueueToken(FaultStep step) {
   std::lock_guard<std::mutex> lock(state_->mutex);
   state_->token_queue.push_back(std::move(step));
+}
+
+void FaultProvider::SetDocument(std::string path, FaultStep step) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->documents.insert_or_assign(std::move(path), std::move(step));
 }
 
 void FaultProvider::SetTokenDefault(FaultStep step) {
@@ -728,7 +734,10 @@ void FaultProvider::Serve(Connection& connection) {
   std::optional<FaultStep> step;  // Stays empty for the default discovery document.
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    if (absl::EndsWith(request.path, "/.well-known/openid-configuration")) {
+    if (const auto document = state_->documents.find(request.path);
+        document != state_->documents.end()) {
+      step = document->second;
+    } else if (absl::EndsWith(request.path, "/.well-known/openid-configuration")) {
       if (!state_->discovery_queue.empty()) {
         step = std::move(state_->discovery_queue.front());
         state_->discovery_queue.pop_front();
@@ -896,22 +905,36 @@ absl::StatusOr<TestCertificateAuthority> TestCertificateAuthority::Create(const 
 
 absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAuthority::Issue(
     const std::string& file_stem, const std::vector<std::string>& names) const {
-  const std::string stem = absl::StrCat(dir_, "/", file_stem);
-  ServerCertificate issued{stem + ".pem", stem + ".key"};
   std::vector<std::string> alt_names;
   for (const std::string& name : names) {
     in_addr address = {};
     const bool is_ip = inet_pton(AF_INET, name.c_str(), &address) == 1;
     alt_names.push_back(absl::StrCat(is_ip ? "IP:" : "DNS:", name));
   }
-  absl::Status status = WriteFile(
-      stem + ".ext", absl::StrCat("subjectAltName=", absl::StrJoin(alt_names, ","),
-                                  "\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                                  "extendedKeyUsage=serverAuth\n"));
+  return IssueLeaf(file_stem, names.front(), alt_names, "serverAuth");
+}
+
+absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAuthority::IssueClient(
+    const std::string& file_stem, const std::string& common_name,
+    const std::vector<std::string>& alt_names) const {
+  return IssueLeaf(file_stem, common_name, alt_names, "clientAuth");
+}
+
+absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAuthority::IssueLeaf(
+    const std::string& file_stem, const std::string& common_name,
+    const std::vector<std::string>& alt_names, const std::string& extended_key_usage) const {
+  const std::string stem = absl::StrCat(dir_, "/", file_stem);
+  ServerCertificate issued{stem + ".pem", stem + ".key"};
+  std::string extensions = absl::StrCat("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n",
+                                        "extendedKeyUsage=", extended_key_usage, "\n");
+  if (!alt_names.empty()) {
+    extensions = absl::StrCat("subjectAltName=", absl::StrJoin(alt_names, ","), "\n", extensions);
+  }
+  absl::Status status = WriteFile(stem + ".ext", extensions);
   if (status.ok()) {
     status = RunOpenssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                          "-nodes", "-keyout", issued.key_file, "-out", stem + ".csr", "-subj",
-                         absl::StrCat("/CN=", names.front())});
+                         absl::StrCat("/CN=", common_name)});
   }
   if (status.ok()) {
     status = RunOpenssl({"x509", "-req", "-in", stem + ".csr", "-CA", certificate_file_, "-CAkey",
@@ -925,27 +948,6 @@ absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAutho
   if (!leaf.ok()) return leaf.status();
   if (!ca.ok()) return ca.status();
   status = WriteFile(issued.certificate_file, *leaf + *ca);
-  if (!status.ok()) return status;
-  return issued;
-}
-
-absl::StatusOr<TestCertificateAuthority::ServerCertificate> TestCertificateAuthority::IssueClient(
-    const std::string& file_stem, const std::string& common_name) const {
-  const std::string stem = absl::StrCat(dir_, "/", file_stem);
-  ServerCertificate issued{stem + ".pem", stem + ".key"};
-  absl::Status status = WriteFile(stem + ".ext",
-                                  "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                                  "extendedKeyUsage=clientAuth\n");
-  if (status.ok()) {
-    status = RunOpenssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                         "-nodes", "-keyout", issued.key_file, "-out", stem + ".csr", "-subj",
-                         absl::StrCat("/CN=", common_name)});
-  }
-  if (status.ok()) {
-    status = RunOpenssl({"x509", "-req", "-in", stem + ".csr", "-CA", certificate_file_, "-CAkey",
-                         key_file_, "-CAcreateserial", "-out", issued.certificate_file, "-days",
-                         "2", "-extfile", stem + ".ext"});
-  }
   if (!status.ok()) return status;
   return issued;
 }

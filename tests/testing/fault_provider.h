@@ -88,6 +88,7 @@ struct RecordedRequest {
 };
 
 // An HTTP/1.1 provider on 127.0.0.1 (plain or TLS) that answers
+//   a path given to SetDocument                  with its step, every time;
 //   <any path>/.well-known/openid-configuration  with the next queued discovery step, else a
 //                                                discovery document (see SetDiscovery);
 //   <any path>/token                             with the next queued token step, else the
@@ -129,6 +130,8 @@ class FaultProvider {
   void QueueDiscovery(FaultStep step);
   void SetDiscoveryDefault(FaultStep step);
   void QueueToken(FaultStep step);
+  // Answers every request for exactly `path` (e.g. "/keys") with `step`, before the rules above.
+  void SetDocument(std::string path, FaultStep step);
   void SetTokenDefault(FaultStep step);
 
   // Every request received so far, in order.
@@ -218,15 +221,21 @@ class TestCertificateAuthority {
   absl::StatusOr<ServerCertificate> Issue(const std::string& file_stem,
                                           const std::vector<std::string>& names) const;
 
-  // A client certificate (extendedKeyUsage clientAuth) with subject CN=`common_name`, signed by
-  // this CA, for mutual TLS.
+  // A client certificate (extendedKeyUsage clientAuth) with subject CN `common_name` and the
+  // subjectAltName entries `alt_names` in openssl's syntax ("URI:spiffe://td/x", "DNS:a.b").
   absl::StatusOr<ServerCertificate> IssueClient(const std::string& file_stem,
-                                                const std::string& common_name) const;
+                                                const std::string& common_name,
+                                                const std::vector<std::string>& alt_names) const;
 
   // The CA certificate, PEM.
   const std::string& certificate_file() const { return certificate_file_; }
 
  private:
+  absl::StatusOr<ServerCertificate> IssueLeaf(const std::string& file_stem,
+                                              const std::string& common_name,
+                                              const std::vector<std::string>& alt_names,
+                                              const std::string& extended_key_usage) const;
+
   std::string dir_;
   std::string certificate_file_;
   std::string key_file_;

@@ -25,6 +25,14 @@ TEST(DaemonFlagsTest, EveryFlagInBothSpellings) {
             absl::Seconds(2));
 }
 
+TEST(DaemonFlagsTest, InsecureAllowAnyCallerIsOffUnlessGiven) {
+  EXPECT_FALSE(ParseDaemonFlags({"--config=a"})->insecure_allow_any_caller);
+  EXPECT_TRUE(
+      ParseDaemonFlags({"--config=a", "--insecure-allow-any-caller"})->insecure_allow_any_caller);
+  EXPECT_EQ(ParseDaemonFlags({"--config=a", "--insecure-allow-any-caller=yes"}).status().message(),
+            "--insecure-allow-any-caller: takes no value");
+}
+
 TEST(DaemonFlagsTest, HelpAndVersionNeedNoConfig) {
   EXPECT_TRUE(ParseDaemonFlags({"--help"})->help);
   EXPECT_TRUE(ParseDaemonFlags({"-h"})->help);

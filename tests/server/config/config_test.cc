@@ -218,14 +218,14 @@ INSTANTIATE_TEST_SUITE_P(
         RejectionCase{"UnknownClientKey", R"(, "min_valdity": "60s")", "",
                       "clients[0].min_valdity: unknown key; expected one of name, client_id, "
                       "client_secret_file, client_secret_env, scopes, token_endpoint, "
-                      "authority, url_prefix, auth_method, min_validity, "
+                      "allowed_callers, authority, url_prefix, auth_method, min_validity, "
                       "default_token_lifetime, allow_insecure_http, http, discovery_ttl, "
                       "refresh_at, negative_cache_ttl, retry, private_key_file, "
                       "signing_algorithm, key_id, tls_client_cert_file, tls_client_key_file"},
         RejectionCase{"UnknownTopLevelKey", "", R"("listen_address": "x",)",
-                      "listen_address: unknown key; expected one of listen, metrics_listen, "
-                      "prewarm, max_concurrent_fetches, secret_check_interval, defaults, "
-                      "clients"},
+                      "listen_address: unknown key; expected one of listen, listeners, "
+                      "metrics_listen, prewarm, max_concurrent_fetches, secret_check_interval, "
+                      "defaults, clients, caller_auth, limits"},
         RejectionCase{"UnknownHttpKey", R"(, "http": {"retries": 3})", "",
                       "clients[0].http.retries: unknown key; expected one of timeout, ca_file, "
                       "max_response_bytes"},
