@@ -12,6 +12,7 @@
 #include "server/app/agentauth_server.h"
 #include "server/app/daemon_flags.h"
 #include "server/app/process_hardening.h"
+#include "server/callers/caller_policy.h"
 #include "server/common/clock.h"
 #include "server/common/logging.h"
 #include "server/config/config.h"
@@ -119,6 +120,13 @@ int main(int argc, char** argv) {
     return kExitConfigError;
   }
   if (flags->check_config) {
+    // The start-up refusal too, so that a config checked here (say, rendered by the Helm chart)
+    // does not stop the daemon later.
+    if (absl::Status exposure = agentauth::CheckNoClientOpenBeyondLoopback(*config);
+        !exposure.ok() && !flags->insecure_allow_any_caller) {
+      logger.Error("config", "invalid", {{"cause", std::string(exposure.message())}});
+      return kExitConfigError;
+    }
     PrintConfigSummary(*config);
     return 0;
   }
