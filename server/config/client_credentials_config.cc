@@ -6,16 +6,14 @@
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "server/common/status_macros.h"
+#include "server/config/json_fields.h"
 #include "server/crypto/jose_signing.h"
 
 namespace agentauth {
 namespace {
 
-using Json = nlohmann::json;
-
-absl::Status PathError(absl::string_view path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
+using config_json::Json;
+using config_json::PathError;
 
 // A string setting of the client, else of "defaults", with the path it was written at.
 struct Setting {

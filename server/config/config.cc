@@ -20,12 +20,19 @@
 #include "server/common/fingerprint.h"
 #include "server/common/status_macros.h"
 #include "server/config/client_credentials_config.h"
+#include "server/config/json_fields.h"
 #include "server/http/url.h"
 
 namespace agentauth {
 namespace {
 
-using Json = nlohmann::json;
+using config_json::Child;
+using config_json::Element;
+using config_json::Json;
+using config_json::PathError;
+using config_json::RejectUnknownKeys;
+using config_json::RequireObject;
+using config_json::TypeName;
 
 constexpr absl::string_view kDefaultAuthority = "https://ims.bentley.com";
 
@@ -39,27 +46,6 @@ constexpr std::streamsize kMaxFileBytes = 4 << 20;
 const std::set<std::string, std::less<>> kUserScopes = {"openid", "email", "profile",
                                                         "organization"};
 
-absl::Status PathError(absl::string_view path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-std::string Child(absl::string_view path, absl::string_view key) {
-  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
-}
-
-std::string Element(absl::string_view path, size_t index) {
-  return absl::StrCat(path, "[", index, "]");
-}
-
-absl::string_view TypeName(const Json& value) {
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_array()) return "an array";
-  if (value.is_object()) return "an object";
-  return "null";
-}
-
 // A value as a message may quote it: scalars shortly, containers by their kind only (dumping a
 // deeply nested array recurses without bound).
 std::string ShortValue(const Json& value) {
@@ -67,23 +53,6 @@ std::string ShortValue(const Json& value) {
   std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (text.size() > 64) text = text.substr(0, 64) + "...";
   return text;
-}
-
-absl::Status RequireObject(const Json& value, absl::string_view path) {
-  if (value.is_object()) return absl::OkStatus();
-  return PathError(path.empty() ? "config" : path,
-                   absl::StrCat("expected an object, got ", TypeName(value)));
-}
-
-// Unknown keys are errors: a misspelt "min_valdity" silently ignored is a production incident.
-absl::Status RejectUnknownKeys(const Json& object, absl::string_view path,
-                               std::initializer_list<absl::string_view> allowed) {
-  for (const auto& [key, unused] : object.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    return PathError(Child(path, key),
-                     absl::StrCat("unknown key; expected one of ", absl::StrJoin(allowed, ", ")));
-  }
-  return absl::OkStatus();
 }
 
 // A config value together with where it was written, for messages about it.
@@ -476,11 +445,10 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
                                          const SharedSettings& defaults, const Json* defaults_json,
                                          const SecretSources& secrets) {
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(client, path));
-  AGENTAUTH_RETURN_IF_ERROR(
-      RejectUnknownKeys(client, path,
-                        {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
-                         "token_endpoint", "allowed_callers", AGENTAUTH_SHARED_KEYS,
-                         AGENTAUTH_CREDENTIAL_KEYS}));
+  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(
+      client, path,
+      {"name", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_endpoint",
+       "allowed_callers", AGENTAUTH_SHARED_KEYS, AGENTAUTH_CREDENTIAL_KEYS}));
 
   ClientConfig out;
   Located<std::string> name;

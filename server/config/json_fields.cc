@@ -30,7 +30,8 @@ absl::string_view TypeName(const Json& value) {
 
 absl::Status RequireObject(const Json& value, absl::string_view path) {
   if (value.is_object()) return absl::OkStatus();
-  return PathError(path, absl::StrCat("expected an object, got ", TypeName(value)));
+  return PathError(path.empty() ? "config" : path,
+                   absl::StrCat("expected an object, got ", TypeName(value)));
 }
 
 absl::Status RejectUnknownKeys(const Json& object, absl::string_view path,

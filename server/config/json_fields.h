@@ -1,9 +1,6 @@
-// Reading typed, located values out of a parsed config document, for the config parsers of the
-// caller side (listeners, caller_auth, limits, allowed_callers). Every error is INVALID_ARGUMENT
+// Reading typed values out of a parsed config document, shared by the config parsers (clients,
+// credentials, listeners, caller_auth, limits, allowed_callers). Every error is INVALID_ARGUMENT
 // and starts with the JSON path of the bad value: `listeners[1].tls.cert_file: required`.
-//
-// TODO(config): config.cc keeps private copies of the same helpers; fold them into these once
-// the parallel issue-5 branches are merged, to keep this change out of their way.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +24,7 @@ std::string Element(absl::string_view path, size_t index);
 // "a number", "an object", ...: what a message says was found instead.
 absl::string_view TypeName(const Json& value);
 
+// The empty path is the document itself, named "config" in the message.
 absl::Status RequireObject(const Json& value, absl::string_view path);
 // Unknown keys are errors: a misspelt key silently ignored is a production incident.
 absl::Status RejectUnknownKeys(const Json& object, absl::string_view path,
