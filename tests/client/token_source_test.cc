@@ -18,6 +18,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_token_service.h"
+#include "tests/testing/fake_clock.h"
 
 namespace agentauth {
 namespace {
@@ -28,23 +29,6 @@ using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
-
-// The time a TokenSource reads, moved by the test.
-class ManualTime {
- public:
-  absl::Time Now() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return now_;
-  }
-  void Advance(absl::Duration duration) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    now_ += duration;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  absl::Time now_ = kStart;
-};
 
 // An iterator over no properties; AuthPropertyIterator's own constructor is protected.
 class NoProperties : public grpc::AuthPropertyIterator {
@@ -120,7 +104,7 @@ class TokenSourceTest : public ::testing::Test {
 
   size_t Calls() const { return server_->service().token_calls().size(); }
 
-  ManualTime time_;
+  testing::FakeClock time_{kStart};
   std::unique_ptr<FakeTokenServer> server_;
   std::shared_ptr<Client> client_;
 };

@@ -13,6 +13,7 @@ namespace agentauth::testing {
 class FakeClock final : public Clock {
  public:
   FakeClock() : now_(absl::Now()) {}
+  explicit FakeClock(absl::Time start) : now_(start) {}
 
   absl::Time Now() const override {
     std::lock_guard<std::mutex> lock(mutex_);
