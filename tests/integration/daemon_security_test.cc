@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/http/curl_http_client.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/dev_idp.h"
 #include "tests/testing/status_printing.h"
@@ -28,18 +29,9 @@ using testing::ChildProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Starts agentauthd (optionally behind a wrapper such as setpriv) and returns it with the JSON
-// of its "listening" line.
 absl::StatusOr<std::pair<std::unique_ptr<ChildProcess>, nlohmann::json>> StartDaemon(
-    std::vector<std::string> argv) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon = ChildProcess::Start(argv);
-  if (!daemon.ok()) return daemon.status();
-  absl::StatusOr<std::string> line = (*daemon)->WaitForLine(
-      ChildProcess::Stream::kStderr,
-      [](const std::string& text) { return absl::StrContains(text, "\"listening\""); },
-      absl::Seconds(20));
-  if (!line.ok()) return line.status();
-  return std::make_pair(*std::move(daemon), nlohmann::json::parse(*line));
+    const std::vector<std::string>& argv) {
+  return testing::StartListeningDaemon(argv);
 }
 
 class DaemonSecurityTest : public ::testing::Test {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/http/curl_http_client.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/dev_idp.h"
 #include "tests/testing/grpc_probes.h"
@@ -93,14 +94,7 @@ absl::StatusOr<std::pair<std::unique_ptr<ChildProcess>, nlohmann::json>> StartDa
     const std::string& config, std::vector<std::string> flags) {
   std::vector<std::string> argv = {AGENTAUTHD_PATH, "--config", config, "--log-format", "json"};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> daemon = ChildProcess::Start(argv);
-  if (!daemon.ok()) return daemon.status();
-  absl::StatusOr<std::string> line = (*daemon)->WaitForLine(
-      ChildProcess::Stream::kStderr,
-      [](const std::string& text) { return absl::StrContains(text, "\"listening\""); },
-      absl::Seconds(20));
-  if (!line.ok()) return line.status();
-  return std::make_pair(*std::move(daemon), nlohmann::json::parse(*line));
+  return testing::StartListeningDaemon(argv);
 }
 
 TEST_F(DaemonTest, ServesMetricsHealthAndReflection) {
