@@ -19,7 +19,7 @@ class CallerConfigTest : public ::testing::Test {
   CallerConfigTest() {
     files_["/secrets/reports"] = "s3cr3t\n";
     files_["/tls/tls.crt"] = "-----BEGIN CERTIFICATE-----";
-    files_["/tls/tls.key"] = "-----BEGIN PRIVATE KEY-----";
+    files_["/tls/tls.key"] = "(a key; only the listener start-up parses it)";
     files_["/tls/ca.crt"] = "-----BEGIN CERTIFICATE-----";
     files_["/etc/jwks.json"] = R"({"keys": []})";
     sources_.read_file = [this](const std::string& path) -> absl::StatusOr<std::string> {
@@ -191,8 +191,9 @@ TEST_F(CallerConfigTest, KubernetesCallerAuthErrors) {
 }
 
 TEST_F(CallerConfigTest, ParsesLimitsAndRefusesOutOfRangeValues) {
-  absl::StatusOr<Config> config = Parse(
-      R"("limits": {"max_request_bytes": 16384, "force_refresh": {"per_caller": 3, "per": "30s"}},)");
+  absl::StatusOr<Config> config = Parse(R"("limits": {"max_request_bytes": 16384,
+                                                   "force_refresh": {"per_caller": 3,
+                                                                     "per": "30s"}},)");
 
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->limits.max_request_bytes, 16384u);

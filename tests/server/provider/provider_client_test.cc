@@ -229,10 +229,13 @@ TEST_F(ProviderClientTest, PrivateKeyJwtSendsASignedAssertionForTheTokenEndpoint
   EXPECT_EQ(claims["exp"], absl::ToUnixSeconds(clock_.Now()) + 60);
 }
 
+// What libcurl is handed as the client key; the provider client passes it on without parsing.
+constexpr char kClientKeyPem[] = "(client key PEM)";
+
 TEST_F(ProviderClientTest, TlsClientAuthPresentsTheCertificateAndSendsOnlyTheClientId) {
   client_.client_secret = SecretString();
   client_.tls_client_cert_pem = "-----BEGIN CERTIFICATE-----";
-  client_.tls_client_key_pem = SecretString("-----BEGIN PRIVATE KEY-----");
+  client_.tls_client_key_pem = SecretString(kClientKeyPem);
 
   ASSERT_TRUE(Fetch().ok());
 
@@ -240,7 +243,7 @@ TEST_F(ProviderClientTest, TlsClientAuthPresentsTheCertificateAndSendsOnlyTheCli
   EXPECT_EQ(request.body, "grant_type=client_credentials&scope=api.read&client_id=client-a");
   EXPECT_EQ(HeaderOf(request, "Authorization"), "");
   EXPECT_EQ(request.client_certificate_pem, "-----BEGIN CERTIFICATE-----");
-  EXPECT_EQ(request.client_key_pem, "-----BEGIN PRIVATE KEY-----");
+  EXPECT_EQ(request.client_key_pem, kClientKeyPem);
 }
 
 TEST_F(ProviderClientTest, TlsClientAuthUsesTheMtlsEndpointAliasWhenDiscoveryNamesOne) {
@@ -251,7 +254,7 @@ TEST_F(ProviderClientTest, TlsClientAuthUsesTheMtlsEndpointAliasWhenDiscoveryNam
                                               R"({"token_endpoint":")", kMtlsTokenUrl, R"("})")));
   http_.AnswerJson(kMtlsTokenUrl, 200, kTokenAnswer);
   client_.tls_client_cert_pem = "-----BEGIN CERTIFICATE-----";
-  client_.tls_client_key_pem = SecretString("-----BEGIN PRIVATE KEY-----");
+  client_.tls_client_key_pem = SecretString(kClientKeyPem);
   client_.auth_method = AuthMethod::kTlsClientAuth;
 
   ASSERT_TRUE(Fetch().ok());
