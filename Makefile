@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: all build bootstrap configure test demo format format-check clean
-.PHONY: test-asan test-tsan fuzz
+.PHONY: test-asan test-tsan fuzz bench
 
 all: build
 
@@ -73,3 +73,14 @@ fuzz: bootstrap
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAGENTAUTH_FUZZ=ON
 	cmake --build build-fuzz -j$(JOBS) --target $(addprefix agentauth_fuzz_,$(FUZZ_TARGETS))
 	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The benchmark suite (tests/bench/, docs/benchmarks.md) from its own Release tree: the six
+# scenarios of issue 8 against agentauthd and a no-op gRPC server, one table on stdout and the
+# figures in bench-results.json. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--scenarios 1,3".
+BENCH_DIR ?= build-bench
+BENCH_ARGS ?=
+
+bench: bootstrap
+	cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BENCH_DIR) -j$(JOBS) --target agentauthd agentauth_bench_noop_server agentauth_bench
+	$(BENCH_DIR)/tests/bench/agentauth_bench --output bench-results.json $(BENCH_ARGS)
