@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "absl/strings/str_cat.h"
+
 namespace agentauth {
 namespace {
 
@@ -21,6 +23,12 @@ constexpr std::array<absl::string_view, 9> kOAuthErrors = {
     "unsupported_grant_type", "access_denied",  "server_error"};
 
 std::string Label(absl::string_view value) { return std::string(value); }
+
+// A key of ResolvedMetrics: label values joined with a control character, which no method name,
+// status code, result or client name (A-Za-z0-9._-) holds.
+std::string Key(absl::string_view a, absl::string_view b = "", absl::string_view c = "") {
+  return absl::StrCat(a, "\x1f", b, "\x1f", c);
+}
 
 }  // namespace
 
@@ -83,27 +91,45 @@ Metrics::Metrics(const std::string& version)
 }
 
 void Metrics::RpcStarted(absl::string_view method) {
-  rpc_started_
-      .Add({{"grpc_service", kService}, {"grpc_method", Label(method)}, {"grpc_type", "unary"}})
+  rpc_started_by_method_
+      .Get(method,
+           [&]() -> prometheus::Counter& {
+             return rpc_started_.Add({{"grpc_service", kService},
+                                      {"grpc_method", Label(method)},
+                                      {"grpc_type", "unary"}});
+           })
       .Increment();
 }
 
 void Metrics::RpcHandled(absl::string_view method, absl::string_view code, double seconds) {
-  rpc_handled_
-      .Add({{"grpc_service", kService},
-            {"grpc_method", Label(method)},
-            {"grpc_type", "unary"},
-            {"grpc_code", Label(code)}})
+  rpc_handled_by_method_code_
+      .Get(Key(method, code),
+           [&]() -> prometheus::Counter& {
+             return rpc_handled_.Add({{"grpc_service", kService},
+                                      {"grpc_method", Label(method)},
+                                      {"grpc_type", "unary"},
+                                      {"grpc_code", Label(code)}});
+           })
       .Increment();
-  rpc_seconds_
-      .Add({{"grpc_service", kService}, {"grpc_method", Label(method)}, {"grpc_type", "unary"}},
-           kRpcBuckets)
+  rpc_seconds_by_method_
+      .Get(method,
+           [&]() -> prometheus::Histogram& {
+             return rpc_seconds_.Add({{"grpc_service", kService},
+                                      {"grpc_method", Label(method)},
+                                      {"grpc_type", "unary"}},
+                                     kRpcBuckets);
+           })
       .Observe(seconds);
 }
 
 void Metrics::TokenRequest(absl::string_view client, absl::string_view result,
                            absl::string_view code) {
-  token_requests_.Add({{"client", Label(client)}, {"result", Label(result)}, {"code", Label(code)}})
+  token_requests_by_labels_
+      .Get(Key(client, result, code),
+           [&]() -> prometheus::Counter& {
+             return token_requests_.Add(
+                 {{"client", Label(client)}, {"result", Label(result)}, {"code", Label(code)}});
+           })
       .Increment();
 }
 
