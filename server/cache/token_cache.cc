@@ -220,9 +220,14 @@ absl::Time TokenCache::RenewalTime(const CachedToken& token, const Entry& entry)
   absl::Time when = token.obtained_at + lifetime * std::max(share, 0.0);
 
   // Renew before the token stops satisfying callers that use the client's default, so that
-  // they never wait on the provider.
+  // they never wait on the provider. When the share of the lifetime would come after that
+  // point, it is taken of the time until that point instead: renewing at the point itself would
+  // leave no time for the fetch, and every caller during it would wait (tests/bench scenario 3).
   const absl::Duration floor = std::min(entry.client_min_validity, lifetime / 2);
-  when = std::min(when, token.expires_at - floor);
+  const absl::Time usable_until = token.expires_at - floor;
+  if (when >= usable_until) {
+    when = token.obtained_at + (usable_until - token.obtained_at) * std::max(share, 0.0);
+  }
   return std::max(when, token.obtained_at + kMinRenewalDelay);
 }
 

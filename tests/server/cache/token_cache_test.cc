@@ -348,9 +348,31 @@ TEST_F(TokenLifecycleTest, ShortLivedTokensRenewBeforeTheMinValidityFloorWithout
 
   Advance(absl::Seconds(60));
 
-  // Renewal at half the lifetime (the 60 s floor clamped to 15 s): every 15 s, 4 in 60 s.
-  EXPECT_EQ(provider_.calls(), 5);
-  EXPECT_EQ(GetNow(Query()).token(), "tok-5");
+  // The token satisfies callers for half its lifetime (the 60 s floor clamped to 15 s); it is
+  // renewed at 72.5 % of that, every 10.875 s: 5 renewals in 60 s.
+  EXPECT_EQ(provider_.calls(), 6);
+  EXPECT_EQ(GetNow(Query()).token(), "tok-6");
+}
+
+TEST_F(TokenLifecycleTest, ShortLivedTokensAreRenewedWhileTheOldOneStillSatisfiesCallers) {
+  provider_.SetLifetime(absl::Seconds(20));
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+
+  // The renewal is due at 7.25 s (72.5 % of the 10 s the token satisfies callers); its fetch
+  // is still running 2 s later.
+  scheduler_.Advance(absl::Seconds(7.25));
+  const size_t renewals_started = executor_.Pending();
+  scheduler_.Advance(absl::Seconds(2));
+  Outcome during_fetch;
+  cache_.Get(Query(), provider_.Fetch(), during_fetch.Callback());
+
+  EXPECT_EQ(renewals_started, 1u);
+  EXPECT_TRUE(during_fetch.called) << "answered from the cache, not after the fetch";
+  EXPECT_EQ(during_fetch.token(), "tok-1");
+  EXPECT_EQ(cache_.CountersFor("reports").misses, 0u) << "no caller waited on the provider";
 }
 
 TEST_F(TokenLifecycleTest, UnusedTokensWithoutKeepWarmLapse) {
