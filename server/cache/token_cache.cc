@@ -92,11 +92,11 @@ std::shared_ptr<TokenCache::Entry> TokenCache::FindOrCreate(const TokenKey& key)
 
   std::unique_lock<std::shared_mutex> lock(entries_mutex_);
   if (const auto found = entries_.find(key); found != entries_.end()) return found->second;
-  size_t& keys = keys_per_client_[key.client];
-  if (keys >= kMaxKeysPerClient) return nullptr;
-  ++keys;
+  auto& client_entries = entries_by_client_[key.client];
+  if (client_entries.size() >= kMaxKeysPerClient) return nullptr;
   auto entry = std::make_shared<Entry>();
   entries_.emplace(key, entry);
+  client_entries.emplace(key, entry);
   return entry;
 }
 
@@ -105,13 +105,13 @@ void TokenCache::Forget(const TokenKey& key, const std::shared_ptr<Entry>& entry
   const auto found = entries_.find(key);
   if (found == entries_.end() || found->second != entry) return;
   entries_.erase(found);
-  --keys_per_client_[key.client];
+  entries_by_client_[key.client].erase(key);
 }
 
 size_t TokenCache::KeyCount(const std::string& client) const {
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  const auto found = keys_per_client_.find(client);
-  return found == keys_per_client_.end() ? 0 : found->second;
+  const auto found = entries_by_client_.find(client);
+  return found == entries_by_client_.end() ? 0 : found->second.size();
 }
 
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
@@ -373,11 +373,12 @@ void TokenCache::RetireOtherCredentials(const std::string& client,
   std::vector<std::shared_ptr<Entry>> retired;
   {
     std::unique_lock<std::shared_mutex> lock(entries_mutex_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->first.client == client && it->first.credential_fingerprint != current_fingerprint) {
+    auto& client_entries = entries_by_client_[client];
+    for (auto it = client_entries.begin(); it != client_entries.end();) {
+      if (it->first.credential_fingerprint != current_fingerprint) {
         retired.push_back(it->second);
-        --keys_per_client_[client];
-        entries_.erase(it++);
+        entries_.erase(it->first);
+        client_entries.erase(it++);
       } else {
         ++it;
       }
@@ -392,8 +393,9 @@ void TokenCache::RetireOtherCredentials(const std::string& client,
 
 void TokenCache::ClearFailureWaits(const std::string& client) {
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  for (const auto& [key, entry] : entries_) {
-    if (key.client != client) continue;
+  const auto client_entries = entries_by_client_.find(client);
+  if (client_entries == entries_by_client_.end()) return;
+  for (const auto& [key, entry] : client_entries->second) {
     std::lock_guard<std::mutex> entry_lock(entry->mutex);
     entry->retry_not_before = absl::InfinitePast();
   }
@@ -419,8 +421,9 @@ TokenEntrySnapshot TokenCache::Snapshot(const TokenKey& key) const {
 CacheCounters TokenCache::CountersFor(const std::string& client) const {
   CacheCounters counters;
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  for (const auto& [key, entry] : entries_) {
-    if (key.client != client) continue;
+  const auto client_entries = entries_by_client_.find(client);
+  if (client_entries == entries_by_client_.end()) return counters;
+  for (const auto& [key, entry] : client_entries->second) {
     counters.hits += entry->hits.load(std::memory_order_relaxed);
     counters.misses += entry->misses.load(std::memory_order_relaxed);
     counters.fetches += entry->fetches.load(std::memory_order_relaxed);

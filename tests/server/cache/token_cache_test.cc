@@ -185,6 +185,28 @@ TEST_F(TokenCacheTest, ShortLivedTokensAreKeptForHalfTheirLifetime) {
   EXPECT_EQ(after_half.token(), "tok-2");
 }
 
+TEST_F(TokenCacheTest, CountersKeysAndRetirementConcernOnlyTheirOwnClient) {
+  TokenQuery exports = Query();
+  exports.key.client = "exports";
+  TokenQuery exports_audience = exports;
+  exports_audience.key.audience = "https://api.example.com";
+  GetNow(Query());
+  GetNow(Query());
+  GetNow(exports);
+  GetNow(exports_audience);
+
+  cache_.RetireOtherCredentials("reports", "fp2");
+
+  EXPECT_EQ(cache_.KeyCount("reports"), 0u);
+  EXPECT_EQ(cache_.CountersFor("reports").hits, 0u) << "its only key was retired";
+  EXPECT_EQ(cache_.KeyCount("exports"), 2u);
+  const CacheCounters counters = cache_.CountersFor("exports");
+  EXPECT_EQ(counters.hits, 0u);
+  EXPECT_EQ(counters.misses, 2u);
+  EXPECT_EQ(counters.fetches, 2u);
+  EXPECT_EQ(GetNow(exports).token(), "tok-2") << "still cached";
+}
+
 TEST_F(TokenCacheTest, ForcedRefreshFetchesAnewEvenWhenFresh) {
   GetNow(Query());
 
