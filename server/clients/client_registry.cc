@@ -23,6 +23,11 @@ std::vector<std::shared_ptr<const ClientConfig>> ClientRegistry::All() const {
   return clients_;
 }
 
+std::shared_ptr<const ClientConfig> ClientRegistry::At(size_t index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return index < clients_.size() ? clients_[index] : nullptr;
+}
+
 ClientRegistry::Changes ClientRegistry::ReplaceAll(const std::vector<ClientConfig>& clients) {
   std::lock_guard<std::mutex> lock(mutex_);
   Changes changes;

@@ -205,8 +205,13 @@ void TokenServiceImpl::PrewarmClient(const std::shared_ptr<const ClientConfig>& 
 }
 
 bool TokenServiceImpl::Ready() const {
+  size_t first_unready = 0;
+  return ReadyFrom(first_unready);
+}
+
+bool TokenServiceImpl::ReadyFrom(size_t& first_unready) const {
   if (!config_->prewarm) return true;
-  for (const auto& client : registry_.All()) {
+  for (; const auto client = registry_.At(first_unready); ++first_unready) {
     const TokenEntrySnapshot snapshot = cache_.Snapshot(MakeTokenKey(*client, client->scopes, ""));
     if (snapshot.token == nullptr && !snapshot.last_error_definitive) return false;
   }
