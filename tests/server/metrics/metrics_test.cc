@@ -66,6 +66,14 @@ TEST_F(MetricsTest, LabelValuesThatConcatenateAlikeStayApart) {
   EXPECT_EQ(ValueOf(metrics_, "agentauth_token_requests_total", {{"client", "a"}}), 1);
 }
 
+TEST_F(MetricsTest, LongLabelValuesAreCountedToo) {
+  const std::string long_name(300, 'x');
+  metrics_.TokenRequest(long_name, "hit");
+  metrics_.TokenRequest(long_name, "hit");
+
+  EXPECT_EQ(ValueOf(metrics_, "agentauth_token_requests_total", {{"client", long_name}}), 2);
+}
+
 TEST_F(MetricsTest, RpcsAreCountedByMethodAndCodeAndTimedByMethod) {
   metrics_.RpcStarted("GetAccessToken");
   metrics_.RpcStarted("GetAccessToken");
