@@ -153,7 +153,12 @@ void Metrics::TokenRequest(absl::string_view client, absl::string_view result,
 }
 
 void Metrics::WaitersChanged(absl::string_view client, double delta) {
-  waiters_.Add({{"client", Label(client)}}).Increment(delta);
+  waiters_by_client_
+      .Get(client,
+           [&]() -> prometheus::Gauge& {
+             return waiters_.Add({{"client", Label(client)}});
+           })
+      .Increment(delta);
 }
 
 void Metrics::ProviderRequest(absl::string_view client, absl::string_view kind,

@@ -66,6 +66,7 @@ class Metrics {
   ResolvedMetrics<prometheus::Counter> rpc_handled_by_method_code_;
   ResolvedMetrics<prometheus::Histogram> rpc_seconds_by_method_;
   ResolvedMetrics<prometheus::Counter> token_requests_by_labels_;
+  ResolvedMetrics<prometheus::Gauge> waiters_by_client_;
 };
 
 }  // namespace agentauth

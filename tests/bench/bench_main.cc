@@ -100,6 +100,10 @@ std::string MachineDescription() {
 
 int Main(int argc, char** argv) {
   Arguments arguments;
+  if (argc == 2 && std::string(argv[1]) == "--help") {
+    std::cout << kUsage;
+    return 0;
+  }
   if (!ParseArguments(argc, argv, arguments)) {
     std::cerr << kUsage;
     return 2;

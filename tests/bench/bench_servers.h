@@ -61,8 +61,8 @@ absl::StatusOr<ServerProcess> StartDaemon(const std::string& agentauthd, const s
 // `timeout`.
 absl::Status WaitUntilServing(const std::string& address, absl::Duration timeout);
 
-// Calls GetStatus for every client and returns how many clients it listed and how long the
-// call took.
+// Calls GetStatus for every client on a connected channel and returns how many clients it
+// listed and the median time of five calls.
 struct StatusCall {
   int clients = 0;
   absl::Duration latency;

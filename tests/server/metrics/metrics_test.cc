@@ -27,6 +27,7 @@ double ValueOf(const Metrics& metrics, const std::string& name,
       if (family.type == prometheus::MetricType::Histogram) {
         return static_cast<double>(metric.histogram.sample_count);
       }
+      if (family.type == prometheus::MetricType::Gauge) return metric.gauge.value;
       return metric.counter.value;
     }
   }
@@ -72,6 +73,16 @@ TEST_F(MetricsTest, LongLabelValuesAreCountedToo) {
   metrics_.TokenRequest(long_name, "hit");
 
   EXPECT_EQ(ValueOf(metrics_, "agentauth_token_requests_total", {{"client", long_name}}), 2);
+}
+
+TEST_F(MetricsTest, WaitersGoUpAndDownPerClient) {
+  metrics_.WaitersChanged("reports", 1);
+  metrics_.WaitersChanged("reports", 1);
+  metrics_.WaitersChanged("exports", 1);
+  metrics_.WaitersChanged("reports", -1);
+
+  EXPECT_EQ(ValueOf(metrics_, "agentauth_token_waiters", {{"client", "reports"}}), 1);
+  EXPECT_EQ(ValueOf(metrics_, "agentauth_token_waiters", {{"client", "exports"}}), 1);
 }
 
 TEST_F(MetricsTest, RpcsAreCountedByMethodAndCodeAndTimedByMethod) {
