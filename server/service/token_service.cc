@@ -188,7 +188,9 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
   TokenQuery query = QueryFor(*client, valid->scopes, valid->audience);
   query.min_validity = valid->min_validity;
   query.force_refresh = valid->force_refresh;
-  TokenCache::FetchFunction fetch = FetchFor(client, valid->scopes, valid->audience);
+  // The last use of the validated request: its scopes and audience move into the fetch.
+  TokenCache::FetchFunction fetch =
+      FetchFor(client, std::move(valid->scopes), std::move(valid->audience));
 
   auto done = [call = call, response,
                name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
