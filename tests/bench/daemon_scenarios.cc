@@ -34,7 +34,7 @@ absl::Status RunColdFanIn(const BenchContext& context) {
   setup.prewarm = false;
   setup.max_concurrent_fetches = context.max_concurrent_fetches;
   BENCH_ASSIGN_OR_RETURN(ServerProcess daemon, StartDaemon(context.agentauthd, context.dir, setup));
-  BENCH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
+  AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
   LoadGenerator::Options channel_options;
   channel_options.target = daemon.address;
   channel_options.connections = context.connections;
@@ -110,7 +110,7 @@ absl::Status RunManyClients(const BenchContext& context) {
       const absl::Time start = absl::Now();
       BENCH_ASSIGN_OR_RETURN(ServerProcess daemon,
                              StartDaemon(context.agentauthd, context.dir, setup));
-      BENCH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Minutes(10)));
+      AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Minutes(10)));
       const absl::Duration to_warm = absl::Now() - start;
       BENCH_ASSIGN_OR_RETURN(ProcessSample sample, SampleProcess(daemon.pid()));
       BENCH_ASSIGN_OR_RETURN(StatusCall call, CallGetStatus(daemon.address));
@@ -136,7 +136,7 @@ absl::Status RunManyClients(const BenchContext& context) {
       } else {
         extra.subject.push_back(resident_mib - baseline_resident);
       }
-      BENCH_RETURN_IF_ERROR(StopServer(daemon, "agentauthd"));
+      AGENTAUTH_RETURN_IF_ERROR(StopServer(daemon, "agentauthd"));
     }
   }
   for (Figure* figure : {&warm, &resident, &extra, &status, &concurrency}) {
@@ -165,9 +165,10 @@ absl::Status RunStartup(const BenchContext& context) {
       BENCH_ASSIGN_OR_RETURN(ServerProcess server,
                              is_baseline ? StartServer({context.noop_server}, {}, absl::Seconds(30))
                                          : StartDaemon(context.agentauthd, context.dir, setup));
-      BENCH_RETURN_IF_ERROR(WaitUntilServing(server.address, absl::Seconds(60)));
+      AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(server.address, absl::Seconds(60)));
       (is_baseline ? startup.baseline : startup.subject).push_back(Millis(absl::Now() - start));
-      BENCH_RETURN_IF_ERROR(StopServer(server, is_baseline ? "the no-op server" : "agentauthd"));
+      AGENTAUTH_RETURN_IF_ERROR(
+          StopServer(server, is_baseline ? "the no-op server" : "agentauthd"));
     }
   }
   context.report->Add(std::move(startup));

@@ -140,8 +140,9 @@ absl::StatusOr<LoadResult> LoadGenerator::RunCalls(int64_t calls) {
 absl::StatusOr<LoadResult> LoadGenerator::Run(absl::Duration warmup, absl::Duration duration,
                                               int64_t calls) {
   std::vector<std::unique_ptr<Stub>> stubs;
-  for (const auto& channel : channels_)
+  for (const auto& channel : channels_) {
     stubs.push_back(agentauth::v1::TokenService::NewStub(channel));
+  }
   Shared shared;
   shared.wanted_calls = calls;
   std::vector<std::unique_ptr<Slot>> slots;
@@ -151,8 +152,6 @@ absl::StatusOr<LoadResult> LoadGenerator::Run(absl::Duration warmup, absl::Durat
     slot->shared = &shared;
     slot->clients = &options_.clients;
     slot->next_client = static_cast<size_t>(i) % options_.clients.size();
-    if (calls > 0)
-      slot->latencies_us.reserve(static_cast<size_t>(calls / options_.calls_in_flight * 2));
     slots.push_back(std::move(slot));
   }
   shared.active_slots = options_.calls_in_flight;
@@ -160,12 +159,7 @@ absl::StatusOr<LoadResult> LoadGenerator::Run(absl::Duration warmup, absl::Durat
 
   // The window's length is the measurement itself, not a wait for an event to happen.
   if (calls == 0) std::this_thread::sleep_for(absl::ToChronoNanoseconds(warmup));
-  ProcessSample before;
-  if (options_.server_pid != 0) {
-    absl::StatusOr<ProcessSample> sample = SampleProcess(options_.server_pid);
-    if (!sample.ok()) return sample.status();
-    before = *sample;
-  }
+  const absl::StatusOr<ProcessSample> before = SampleServer();
   const SteadyClock::time_point window_start = SteadyClock::now();
   shared.phase.store(kMeasure, std::memory_order_release);
   if (calls == 0) {
@@ -174,40 +168,49 @@ absl::StatusOr<LoadResult> LoadGenerator::Run(absl::Duration warmup, absl::Durat
     std::unique_lock<std::mutex> lock(shared.mutex);
     shared.changed.wait(lock, [&] { return shared.reached; });
   }
-  LoadResult result;
-  result.calls = shared.completed.load();
+  const int64_t completed = shared.completed.load();
   const SteadyClock::time_point window_end = SteadyClock::now();
-  ProcessSample after;
-  if (options_.server_pid != 0) {
-    absl::StatusOr<ProcessSample> sample = SampleProcess(options_.server_pid);
-    if (!sample.ok()) return sample.status();
-    after = *sample;
-  }
+  const absl::StatusOr<ProcessSample> after = SampleServer();
+
+  // Every slot stops before `shared` and the slots go out of scope, whatever happened.
   shared.phase.store(kStop, std::memory_order_release);
   {
     std::unique_lock<std::mutex> lock(shared.mutex);
     shared.changed.wait(lock, [&] { return shared.active_slots == 0; });
   }
+  if (!before.ok()) return before.status();
+  if (!after.ok()) return after.status();
 
+  LoadResult result;
+  result.calls = completed;
+  result.seconds = std::chrono::duration<double>(window_end - window_start).count();
+  result.server_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
+  Summarize(slots, result);
+  return result;
+}
+
+absl::StatusOr<ProcessSample> LoadGenerator::SampleServer() const {
+  if (options_.server_pid == 0) return ProcessSample{};
+  return SampleProcess(options_.server_pid);
+}
+
+void LoadGenerator::Summarize(const std::vector<std::unique_ptr<Slot>>& slots, LoadResult& result) {
   std::vector<float> latencies;
-  for (auto& slot : slots) {
+  for (const auto& slot : slots) {
     latencies.insert(latencies.end(), slot->latencies_us.begin(), slot->latencies_us.end());
     if (slot->errors > 0 && result.errors == 0) result.first_error = slot->first_error;
     result.errors += slot->errors;
   }
-  result.seconds = std::chrono::duration<double>(window_end - window_start).count();
   result.calls_per_second = static_cast<double>(result.calls) / result.seconds;
   result.p50_us = Percentile(latencies, 0.50);
   result.p90_us = Percentile(latencies, 0.90);
   result.p99_us = Percentile(latencies, 0.99);
   result.p999_us = Percentile(latencies, 0.999);
   result.max_us = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
-  result.server_cpu_seconds = after.cpu_seconds - before.cpu_seconds;
   if (result.calls > 0) {
     result.server_cpu_us_per_call =
         result.server_cpu_seconds * 1e6 / static_cast<double>(result.calls);
   }
-  return result;
 }
 
 BurstResult FireBurst(const std::vector<std::shared_ptr<grpc::Channel>>& channels,

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/bench/process_stats.h"
 
 namespace agentauth::bench {
 
@@ -70,6 +71,10 @@ class LoadGenerator {
 
   explicit LoadGenerator(const Options& options);
   absl::StatusOr<LoadResult> Run(absl::Duration warmup, absl::Duration duration, int64_t calls);
+  // The server's /proc figures now; an empty sample without a pid.
+  absl::StatusOr<ProcessSample> SampleServer() const;
+  // Fills the latency, error and per-call figures of `result` from the stopped slots.
+  static void Summarize(const std::vector<std::unique_ptr<Slot>>& slots, LoadResult& result);
 
   Options options_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;

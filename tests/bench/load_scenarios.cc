@@ -33,7 +33,7 @@ absl::Status RunHotPath(const BenchContext& context) {
   setup.authority = provider->base_url();
   setup.max_concurrent_fetches = context.max_concurrent_fetches;
   BENCH_ASSIGN_OR_RETURN(ServerProcess daemon, StartDaemon(context.agentauthd, context.dir, setup));
-  BENCH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
+  AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
   BENCH_ASSIGN_OR_RETURN(ServerProcess noop,
                          StartServer({context.noop_server}, {}, absl::Seconds(30)));
 
@@ -64,7 +64,7 @@ absl::Status RunHotPath(const BenchContext& context) {
       LoadGenerator& load = is_baseline ? *baseline_load : *daemon_load;
       BENCH_ASSIGN_OR_RETURN(LoadResult result,
                              load.RunFor(context.size.hot_warmup, context.size.hot_duration));
-      BENCH_RETURN_IF_ERROR(CheckNoErrors(result, is_baseline ? "no-op server" : "agentauthd"));
+      AGENTAUTH_RETURN_IF_ERROR(CheckNoErrors(result, is_baseline ? "no-op server" : "agentauthd"));
       const auto add = [&](Figure& figure, double value) {
         (is_baseline ? figure.baseline : figure.subject).push_back(value);
       };
@@ -82,7 +82,7 @@ absl::Status RunHotPath(const BenchContext& context) {
 
   baseline_load.reset();
   daemon_load.reset();
-  BENCH_RETURN_IF_ERROR(StopServer(noop, "the no-op server"));
+  AGENTAUTH_RETURN_IF_ERROR(StopServer(noop, "the no-op server"));
   return StopServer(daemon, "agentauthd");
 }
 
@@ -114,7 +114,7 @@ absl::Status RunRefreshUnderLoad(const BenchContext& context) {
       setup.max_concurrent_fetches = context.max_concurrent_fetches;
       BENCH_ASSIGN_OR_RETURN(ServerProcess daemon,
                              StartDaemon(context.agentauthd, context.dir, setup));
-      BENCH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(120)));
+      AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(120)));
       const int prewarm_requests = provider->token_requests();
 
       BENCH_ASSIGN_OR_RETURN(
@@ -122,7 +122,7 @@ absl::Status RunRefreshUnderLoad(const BenchContext& context) {
           LoadGenerator::Connect(LoadOptions(context, daemon, ClientNames(setup))));
       BENCH_ASSIGN_OR_RETURN(LoadResult result, load->RunFor(context.size.refresh_warmup,
                                                              context.size.refresh_duration));
-      BENCH_RETURN_IF_ERROR(CheckNoErrors(result, "agentauthd"));
+      AGENTAUTH_RETURN_IF_ERROR(CheckNoErrors(result, "agentauthd"));
       BENCH_ASSIGN_OR_RETURN(
           double misses,
           ScrapeSum(daemon.metrics_url, "agentauth_token_requests_total", "result=\"miss\""));
@@ -139,7 +139,7 @@ absl::Status RunRefreshUnderLoad(const BenchContext& context) {
       add(waited, misses + errors);
       add(renewals, provider->token_requests() - prewarm_requests);
       load.reset();
-      BENCH_RETURN_IF_ERROR(StopServer(daemon, "agentauthd"));
+      AGENTAUTH_RETURN_IF_ERROR(StopServer(daemon, "agentauthd"));
     }
   }
   if (SpreadOf(renewals.subject).min == 0) {
@@ -158,7 +158,7 @@ absl::Status RunStayingFlat(const BenchContext& context) {
   setup.authority = provider->base_url();
   setup.max_concurrent_fetches = context.max_concurrent_fetches;
   BENCH_ASSIGN_OR_RETURN(ServerProcess daemon, StartDaemon(context.agentauthd, context.dir, setup));
-  BENCH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
+  AGENTAUTH_RETURN_IF_ERROR(WaitUntilServing(daemon.address, absl::Seconds(60)));
   BENCH_ASSIGN_OR_RETURN(std::unique_ptr<LoadGenerator> load,
                          LoadGenerator::Connect(LoadOptions(context, daemon, ClientNames(setup))));
 
@@ -166,7 +166,7 @@ absl::Status RunStayingFlat(const BenchContext& context) {
   std::vector<double> rates;
   for (int step = 0; step < context.size.flat_steps; ++step) {
     BENCH_ASSIGN_OR_RETURN(LoadResult result, load->RunCalls(context.size.flat_calls_per_step));
-    BENCH_RETURN_IF_ERROR(CheckNoErrors(result, "agentauthd"));
+    AGENTAUTH_RETURN_IF_ERROR(CheckNoErrors(result, "agentauthd"));
     BENCH_ASSIGN_OR_RETURN(ProcessSample sample, SampleProcess(daemon.pid()));
     after_step.push_back(sample);
     rates.push_back(result.calls_per_second);

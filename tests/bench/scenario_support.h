@@ -1,4 +1,5 @@
-// What the scenario files share: early returns on errors, and stopping a server cleanly.
+// What the scenario files share: early returns on errors (with AGENTAUTH_RETURN_IF_ERROR from
+// server/common), and stopping a server cleanly.
 #pragma once
 
 #include <signal.h>
@@ -7,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
 #include "tests/bench/bench_servers.h"
 #include "tests/bench/load_generator.h"
 
@@ -19,10 +21,6 @@
   auto statusor = (expr);                                \
   if (!statusor.ok()) return statusor.status();          \
   lhs = *std::move(statusor)
-#define BENCH_RETURN_IF_ERROR(expr)                                   \
-  do {                                                                \
-    if (absl::Status status_ = (expr); !status_.ok()) return status_; \
-  } while (false)
 
 namespace agentauth::bench {
 
