@@ -57,6 +57,9 @@ struct TokenCache::Entry {
   void Remember(const TokenQuery& query, FetchFunction new_fetch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
     fetch = std::move(new_fetch);
+    RememberPolicy(query);
+  }
+  void RememberPolicy(const TokenQuery& query) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
     policy = query.policy;
     client_min_validity = query.client_min_validity;
     keep_warm = keep_warm || query.keep_warm;
@@ -115,6 +118,12 @@ size_t TokenCache::KeyCount(const std::string& client) const {
 }
 
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
+  GetWithLazyFetch(
+      query, [&fetch]() -> FetchFunction { return std::move(fetch); }, std::move(done));
+}
+
+void TokenCache::GetWithLazyFetch(const TokenQuery& query,
+                                  absl::FunctionRef<FetchFunction()> make_fetch, Callback done) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
   if (entry == nullptr) {
     metrics_.TokenRequest(query.key.client, "error", "RESOURCE_EXHAUSTED");
@@ -125,7 +134,7 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
   }
   std::unique_lock<std::mutex> lock(entry->mutex);
   const absl::Time now = clock_.Now();
-  entry->Remember(query, std::move(fetch));
+  entry->RememberPolicy(query);
   entry->used_since_fetch = true;
 
   if (!query.force_refresh && entry->token != nullptr &&
@@ -138,6 +147,7 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
     return;
   }
 
+  entry->fetch = make_fetch();
   entry->misses.fetch_add(1, std::memory_order_relaxed);
   if (entry->fetch_in_flight) {
     AddWaiterLocked(query.key.client, *entry, std::move(done));

@@ -188,9 +188,6 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
   TokenQuery query = QueryFor(*client, valid->scopes, valid->audience);
   query.min_validity = valid->min_validity;
   query.force_refresh = valid->force_refresh;
-  // The last use of the validated request: its scopes and audience move into the fetch.
-  TokenCache::FetchFunction fetch =
-      FetchFor(client, std::move(valid->scopes), std::move(valid->audience));
 
   auto done = [call = call, response,
                name = client->name](absl::StatusOr<TokenCache::TokenPtr> token) {
@@ -202,7 +199,11 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
     FillResponse(**token, *response);
     call->Finish(grpc::Status::OK);
   };
-  cache_.Get(query, std::move(fetch), std::move(done));
+  // The last use of the validated request: its scopes and audience move into the fetch.
+  cache_.GetWithLazyFetch(
+      query,
+      [&]() { return FetchFor(client, std::move(valid->scopes), std::move(valid->audience)); },
+      std::move(done));
   return call->HandlerReturns();
 }
 

@@ -207,6 +207,27 @@ TEST_F(TokenCacheTest, CountersKeysAndRetirementConcernOnlyTheirOwnClient) {
   EXPECT_EQ(GetNow(exports).token(), "tok-2") << "still cached";
 }
 
+TEST_F(TokenCacheTest, LazyFetchIsMadeOnlyWhenTheCacheCannotAnswer) {
+  int made = 0;
+  const auto make_fetch = [&] {
+    ++made;
+    return provider_.Fetch();
+  };
+  Outcome miss;
+  cache_.GetWithLazyFetch(Query(), make_fetch, miss.Callback());
+  executor_.RunAll();
+  Outcome hit;
+  cache_.GetWithLazyFetch(Query(), make_fetch, hit.Callback());
+  Outcome forced;
+  cache_.GetWithLazyFetch(Query(absl::Seconds(60), /*force=*/true), make_fetch, forced.Callback());
+  executor_.RunAll();
+
+  EXPECT_EQ(miss.token(), "tok-1");
+  EXPECT_EQ(hit.token(), "tok-1");
+  EXPECT_EQ(forced.token(), "tok-2");
+  EXPECT_EQ(made, 2) << "the miss and the forced refresh made one each; the hit none";
+}
+
 TEST_F(TokenCacheTest, ForcedRefreshFetchesAnewEvenWhenFresh) {
   GetNow(Query());
 
