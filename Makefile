@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: all build bootstrap configure test demo format format-check clean
-.PHONY: test-asan test-tsan fuzz image proto-snapshot
+.PHONY: test-asan test-tsan fuzz image proto-snapshot bench
 
 all: build
 
@@ -88,3 +88,14 @@ IMAGE ?= localhost/agentauth:dev
 image: bootstrap
 	scripts/container-base-image.sh
 	scripts/podman.sh build --pull=never --network=host -f deploy/Dockerfile -t $(IMAGE) .
+
+# The benchmark suite (tests/bench/, docs/benchmarks.md) from its own Release tree: the six
+# scenarios of issue 8 against agentauthd and a no-op gRPC server, one table on stdout and the
+# figures in bench-results.json. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--scenarios 1,3".
+BENCH_DIR ?= build-bench
+BENCH_ARGS ?=
+
+bench: bootstrap
+	cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BENCH_DIR) -j$(JOBS) --target agentauthd agentauth_bench_noop_server agentauth_bench
+	$(BENCH_DIR)/tests/bench/agentauth_bench --output bench-results.json $(BENCH_ARGS)

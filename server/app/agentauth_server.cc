@@ -172,7 +172,10 @@ std::vector<ClientGauges> AgentAuthServer::ClientStates() const {
 
 void AgentAuthServer::UpdateHealth() {
   std::lock_guard<std::mutex> lock(health_mutex_);
-  if (server_ == nullptr || draining_ || serving_ || !service_.Ready()) return;
+  if (server_ == nullptr || draining_ || serving_) return;
+  // The full check confirms what the resumed one found, in case a client counted as ready
+  // earlier (one whose secret rotated meanwhile) is no longer.
+  if (!service_.ReadyFrom(ready_clients_seen_) || !service_.Ready()) return;
 
   serving_ = true;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();

@@ -132,6 +132,8 @@ class AgentAuthServer {
   std::mutex health_mutex_;
   bool draining_ ABSL_GUARDED_BY(health_mutex_) = false;
   bool serving_ ABSL_GUARDED_BY(health_mutex_) = false;
+  // Clients found ready so far during start-up, in configuration order (see ReadyFrom).
+  size_t ready_clients_seen_ ABSL_GUARDED_BY(health_mutex_) = 0;
   std::unique_ptr<grpc::Server> server_;
   // Stopped before server_ so that no connection is handed to a stopping server.
   std::vector<std::unique_ptr<UnixSocketListener>> unix_listeners_;

@@ -57,6 +57,9 @@ struct TokenCache::Entry {
   void Remember(const TokenQuery& query, FetchFunction new_fetch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
     fetch = std::move(new_fetch);
+    RememberPolicy(query);
+  }
+  void RememberPolicy(const TokenQuery& query) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
     policy = query.policy;
     client_min_validity = query.client_min_validity;
     keep_warm = keep_warm || query.keep_warm;
@@ -92,11 +95,11 @@ std::shared_ptr<TokenCache::Entry> TokenCache::FindOrCreate(const TokenKey& key)
 
   std::unique_lock<std::shared_mutex> lock(entries_mutex_);
   if (const auto found = entries_.find(key); found != entries_.end()) return found->second;
-  size_t& keys = keys_per_client_[key.client];
-  if (keys >= kMaxKeysPerClient) return nullptr;
-  ++keys;
+  auto& client_entries = entries_by_client_[key.client];
+  if (client_entries.size() >= kMaxKeysPerClient) return nullptr;
   auto entry = std::make_shared<Entry>();
   entries_.emplace(key, entry);
+  client_entries.emplace(key, entry);
   return entry;
 }
 
@@ -105,16 +108,22 @@ void TokenCache::Forget(const TokenKey& key, const std::shared_ptr<Entry>& entry
   const auto found = entries_.find(key);
   if (found == entries_.end() || found->second != entry) return;
   entries_.erase(found);
-  --keys_per_client_[key.client];
+  entries_by_client_[key.client].erase(key);
 }
 
 size_t TokenCache::KeyCount(const std::string& client) const {
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  const auto found = keys_per_client_.find(client);
-  return found == keys_per_client_.end() ? 0 : found->second;
+  const auto found = entries_by_client_.find(client);
+  return found == entries_by_client_.end() ? 0 : found->second.size();
 }
 
 void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done) {
+  GetWithLazyFetch(
+      query, [&fetch]() -> FetchFunction { return std::move(fetch); }, std::move(done));
+}
+
+void TokenCache::GetWithLazyFetch(const TokenQuery& query,
+                                  absl::FunctionRef<FetchFunction()> make_fetch, Callback done) {
   std::shared_ptr<Entry> entry = FindOrCreate(query.key);
   if (entry == nullptr) {
     metrics_.TokenRequest(query.key.client, "error", "RESOURCE_EXHAUSTED");
@@ -125,7 +134,7 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
   }
   std::unique_lock<std::mutex> lock(entry->mutex);
   const absl::Time now = clock_.Now();
-  entry->Remember(query, std::move(fetch));
+  entry->RememberPolicy(query);
   entry->used_since_fetch = true;
 
   if (!query.force_refresh && entry->token != nullptr &&
@@ -138,6 +147,7 @@ void TokenCache::Get(const TokenQuery& query, FetchFunction fetch, Callback done
     return;
   }
 
+  entry->fetch = make_fetch();
   entry->misses.fetch_add(1, std::memory_order_relaxed);
   if (entry->fetch_in_flight) {
     AddWaiterLocked(query.key.client, *entry, std::move(done));
@@ -220,9 +230,14 @@ absl::Time TokenCache::RenewalTime(const CachedToken& token, const Entry& entry)
   absl::Time when = token.obtained_at + lifetime * std::max(share, 0.0);
 
   // Renew before the token stops satisfying callers that use the client's default, so that
-  // they never wait on the provider.
+  // they never wait on the provider. When the share of the lifetime would come after that
+  // point, it is taken of the time until that point instead: renewing at the point itself would
+  // leave no time for the fetch, and every caller during it would wait (tests/bench scenario 3).
   const absl::Duration floor = std::min(entry.client_min_validity, lifetime / 2);
-  when = std::min(when, token.expires_at - floor);
+  const absl::Time usable_until = token.expires_at - floor;
+  if (when >= usable_until) {
+    when = token.obtained_at + (usable_until - token.obtained_at) * std::max(share, 0.0);
+  }
   return std::max(when, token.obtained_at + kMinRenewalDelay);
 }
 
@@ -368,11 +383,12 @@ void TokenCache::RetireOtherCredentials(const std::string& client,
   std::vector<std::shared_ptr<Entry>> retired;
   {
     std::unique_lock<std::shared_mutex> lock(entries_mutex_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->first.client == client && it->first.credential_fingerprint != current_fingerprint) {
+    auto& client_entries = entries_by_client_[client];
+    for (auto it = client_entries.begin(); it != client_entries.end();) {
+      if (it->first.credential_fingerprint != current_fingerprint) {
         retired.push_back(it->second);
-        --keys_per_client_[client];
-        entries_.erase(it++);
+        entries_.erase(it->first);
+        client_entries.erase(it++);
       } else {
         ++it;
       }
@@ -387,8 +403,9 @@ void TokenCache::RetireOtherCredentials(const std::string& client,
 
 void TokenCache::ClearFailureWaits(const std::string& client) {
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  for (const auto& [key, entry] : entries_) {
-    if (key.client != client) continue;
+  const auto client_entries = entries_by_client_.find(client);
+  if (client_entries == entries_by_client_.end()) return;
+  for (const auto& [key, entry] : client_entries->second) {
     std::lock_guard<std::mutex> entry_lock(entry->mutex);
     entry->retry_not_before = absl::InfinitePast();
   }
@@ -414,8 +431,9 @@ TokenEntrySnapshot TokenCache::Snapshot(const TokenKey& key) const {
 CacheCounters TokenCache::CountersFor(const std::string& client) const {
   CacheCounters counters;
   std::shared_lock<std::shared_mutex> lock(entries_mutex_);
-  for (const auto& [key, entry] : entries_) {
-    if (key.client != client) continue;
+  const auto client_entries = entries_by_client_.find(client);
+  if (client_entries == entries_by_client_.end()) return counters;
+  for (const auto& [key, entry] : client_entries->second) {
     counters.hits += entry->hits.load(std::memory_order_relaxed);
     counters.misses += entry->misses.load(std::memory_order_relaxed);
     counters.fetches += entry->fetches.load(std::memory_order_relaxed);

@@ -2,6 +2,7 @@
 // rotates, so a reader always sees one consistent version of it.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,10 @@ class ClientRegistry {
 
   // Every client, in configuration order.
   std::vector<std::shared_ptr<const ClientConfig>> All() const;
+
+  // The client at `index` in configuration order, or nullptr past the end: one client without
+  // copying the whole list.
+  std::shared_ptr<const ClientConfig> At(size_t index) const;
 
   // Replaces the client of the same name. Returns false when there is none.
   bool Replace(ClientConfig client);

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "server/metrics/resolved_metrics.h"
 
 namespace agentauth {
 
@@ -59,6 +60,13 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& throttled_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+
+  // What the per-call methods record into, resolved once per label set.
+  ResolvedMetrics<prometheus::Counter> rpc_started_by_method_;
+  ResolvedMetrics<prometheus::Counter> rpc_handled_by_method_code_;
+  ResolvedMetrics<prometheus::Histogram> rpc_seconds_by_method_;
+  ResolvedMetrics<prometheus::Counter> token_requests_by_labels_;
+  ResolvedMetrics<prometheus::Gauge> waiters_by_client_;
 };
 
 }  // namespace agentauth

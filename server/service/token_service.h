@@ -49,6 +49,11 @@ class TokenServiceImpl final : public agentauth::v1::TokenService::CallbackServi
 
   // Start-up is complete: with prewarming, every client has a token or has definitively failed.
   bool Ready() const;
+  // Ready(), checking only the clients from position `first_unready` on and moving it past
+  // those that are ready. Start-up asks after every fetch: resuming where the last answer
+  // stopped makes N clients cost O(N) checks in all instead of O(N^2), which took seconds with
+  // ten thousand clients (tests/bench). Clients before the position are not checked again.
+  bool ReadyFrom(size_t& first_unready) const;
 
   // What GetStatus reports of `client` at `now`.
   agentauth::v1::ClientStatus StatusOf(const ClientConfig& client, absl::Time now) const;

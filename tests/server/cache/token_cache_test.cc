@@ -185,6 +185,49 @@ TEST_F(TokenCacheTest, ShortLivedTokensAreKeptForHalfTheirLifetime) {
   EXPECT_EQ(after_half.token(), "tok-2");
 }
 
+TEST_F(TokenCacheTest, CountersKeysAndRetirementConcernOnlyTheirOwnClient) {
+  TokenQuery exports = Query();
+  exports.key.client = "exports";
+  TokenQuery exports_audience = exports;
+  exports_audience.key.audience = "https://api.example.com";
+  GetNow(Query());
+  GetNow(Query());
+  GetNow(exports);
+  GetNow(exports_audience);
+
+  cache_.RetireOtherCredentials("reports", "fp2");
+
+  EXPECT_EQ(cache_.KeyCount("reports"), 0u);
+  EXPECT_EQ(cache_.CountersFor("reports").hits, 0u) << "its only key was retired";
+  EXPECT_EQ(cache_.KeyCount("exports"), 2u);
+  const CacheCounters counters = cache_.CountersFor("exports");
+  EXPECT_EQ(counters.hits, 0u);
+  EXPECT_EQ(counters.misses, 2u);
+  EXPECT_EQ(counters.fetches, 2u);
+  EXPECT_EQ(GetNow(exports).token(), "tok-2") << "still cached";
+}
+
+TEST_F(TokenCacheTest, LazyFetchIsMadeOnlyWhenTheCacheCannotAnswer) {
+  int made = 0;
+  const auto make_fetch = [&] {
+    ++made;
+    return provider_.Fetch();
+  };
+  Outcome miss;
+  cache_.GetWithLazyFetch(Query(), make_fetch, miss.Callback());
+  executor_.RunAll();
+  Outcome hit;
+  cache_.GetWithLazyFetch(Query(), make_fetch, hit.Callback());
+  Outcome forced;
+  cache_.GetWithLazyFetch(Query(absl::Seconds(60), /*force=*/true), make_fetch, forced.Callback());
+  executor_.RunAll();
+
+  EXPECT_EQ(miss.token(), "tok-1");
+  EXPECT_EQ(hit.token(), "tok-1");
+  EXPECT_EQ(forced.token(), "tok-2");
+  EXPECT_EQ(made, 2) << "the miss and the forced refresh made one each; the hit none";
+}
+
 TEST_F(TokenCacheTest, ForcedRefreshFetchesAnewEvenWhenFresh) {
   GetNow(Query());
 
@@ -348,9 +391,31 @@ TEST_F(TokenLifecycleTest, ShortLivedTokensRenewBeforeTheMinValidityFloorWithout
 
   Advance(absl::Seconds(60));
 
-  // Renewal at half the lifetime (the 60 s floor clamped to 15 s): every 15 s, 4 in 60 s.
-  EXPECT_EQ(provider_.calls(), 5);
-  EXPECT_EQ(GetNow(Query()).token(), "tok-5");
+  // The token satisfies callers for half its lifetime (the 60 s floor clamped to 15 s); it is
+  // renewed at 72.5 % of that, every 10.875 s: 5 renewals in 60 s.
+  EXPECT_EQ(provider_.calls(), 6);
+  EXPECT_EQ(GetNow(Query()).token(), "tok-6");
+}
+
+TEST_F(TokenLifecycleTest, ShortLivedTokensAreRenewedWhileTheOldOneStillSatisfiesCallers) {
+  provider_.SetLifetime(absl::Seconds(20));
+  TokenQuery warm = Query();
+  warm.keep_warm = true;
+  cache_.Warm(warm, provider_.Fetch());
+  executor_.RunAll();
+
+  // The renewal is due at 7.25 s (72.5 % of the 10 s the token satisfies callers); its fetch
+  // is still running 2 s later.
+  scheduler_.Advance(absl::Seconds(7.25));
+  const size_t renewals_started = executor_.Pending();
+  scheduler_.Advance(absl::Seconds(2));
+  Outcome during_fetch;
+  cache_.Get(Query(), provider_.Fetch(), during_fetch.Callback());
+
+  EXPECT_EQ(renewals_started, 1u);
+  EXPECT_TRUE(during_fetch.called) << "answered from the cache, not after the fetch";
+  EXPECT_EQ(during_fetch.token(), "tok-1");
+  EXPECT_EQ(cache_.CountersFor("reports").misses, 0u) << "no caller waited on the provider";
 }
 
 TEST_F(TokenLifecycleTest, UnusedTokensWithoutKeepWarmLapse) {

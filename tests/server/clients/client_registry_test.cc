@@ -34,6 +34,14 @@ TEST(ClientRegistryTest, ReplaceAllReportsAddedRemovedAndChangedClients) {
   EXPECT_EQ(registry.All()[0]->name, "added") << "configuration order";
 }
 
+TEST(ClientRegistryTest, AtGivesClientsInConfigurationOrderAndNullPastTheEnd) {
+  ClientRegistry registry({Client("first"), Client("second")});
+
+  EXPECT_EQ(registry.At(0)->name, "first");
+  EXPECT_EQ(registry.At(1)->name, "second");
+  EXPECT_EQ(registry.At(2), nullptr);
+}
+
 TEST(ClientRegistryTest, ReplacingWithTheSameClientsChangesNothing) {
   ClientRegistry registry({Client("a"), Client("b")});
 
