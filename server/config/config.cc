@@ -476,11 +476,10 @@ absl::StatusOr<ClientConfig> ParseClient(const Json& client, absl::string_view p
                                          const SharedSettings& defaults, const Json* defaults_json,
                                          const SecretSources& secrets) {
   AGENTAUTH_RETURN_IF_ERROR(RequireObject(client, path));
-  AGENTAUTH_RETURN_IF_ERROR(
-      RejectUnknownKeys(client, path,
-                        {"name", "client_id", "client_secret_file", "client_secret_env", "scopes",
-                         "token_endpoint", "allowed_callers", AGENTAUTH_SHARED_KEYS,
-                         AGENTAUTH_CREDENTIAL_KEYS}));
+  AGENTAUTH_RETURN_IF_ERROR(RejectUnknownKeys(
+      client, path,
+      {"name", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_endpoint",
+       "allowed_callers", AGENTAUTH_SHARED_KEYS, AGENTAUTH_CREDENTIAL_KEYS}));
 
   ClientConfig out;
   Located<std::string> name;

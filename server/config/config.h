@@ -24,9 +24,9 @@
 #include "absl/time/time.h"
 #include "server/common/refresh_policy.h"
 #include "server/common/secret_string.h"
-#include "server/crypto/jose_signing.h"
 #include "server/config/caller_policy_config.h"
 #include "server/config/listener_config.h"
+#include "server/crypto/jose_signing.h"
 
 namespace agentauth {
 
