@@ -108,7 +108,7 @@ server/callers/caller_policy.cc, so the install fails instead of the pod crash-l
 {{- end }}
 {{- $exposed := false }}
 {{- range $addresses }}
-{{- $host := regexReplaceAll ":[^:]*$" . "" | trimPrefix "[" | trimSuffix "]" }}
+{{- $host := regexReplaceAll ":[^:]*$" . "" | trimPrefix "[" | trimSuffix "]" | lower }}
 {{- $local := or (hasPrefix "unix:" .) (eq $host "localhost" "::1") (hasPrefix "127." $host) }}
 {{- if not $local }}{{ $exposed = true }}{{ end }}
 {{- end }}
