@@ -160,6 +160,16 @@ absl::StatusOr<v1::GetStatusResponse> Client::GetStatus(std::string client,
   return response;
 }
 
+absl::StatusOr<ServingStatus> Client::CheckHealth(absl::string_view service,
+                                                  absl::Duration timeout) const {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(timeout));
+  if (absl::Status authenticated = Authenticate(context); !authenticated.ok()) {
+    return authenticated;
+  }
+  return CallHealthCheck(channel_, context, service);
+}
+
 absl::Status Client::WaitUntilReachable(absl::Duration timeout) const {
   if (channel_->WaitForConnected(DeadlineAfter(timeout))) return absl::OkStatus();
   return absl::UnavailableError(

@@ -22,8 +22,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agentauth/v1/token_service.grpc.pb.h"
+#include "client/health_check.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -103,6 +105,12 @@ class Client {
   // Returns the state of `client`, or of every configured client when `client` is empty.
   // `timeout` is the call's deadline, as TokenOptions::timeout.
   absl::StatusOr<v1::GetStatusResponse> GetStatus(std::string client, absl::Duration timeout) const;
+
+  // Asks the daemon's grpc.health.v1 service about `service` ("" for the daemon as a whole,
+  // which is SERVING once its start-up prewarm is done and NOT_SERVING while it drains).
+  // `timeout` is the call's deadline. Errors as CallHealthCheck (client/health_check.h).
+  absl::StatusOr<ServingStatus> CheckHealth(absl::string_view service,
+                                            absl::Duration timeout) const;
 
   // Connects the channel if needed and returns OK once it is ready, or UNAVAILABLE when it is
   // not ready within `timeout`. Says nothing about whether the peer is an agentauth daemon.

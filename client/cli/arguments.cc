@@ -13,7 +13,7 @@ namespace agentauth::cli {
 namespace {
 
 // Which command an option belongs to. Global options work with every command.
-enum class Scope { kGlobal, kToken, kStatus, kTokenOrStatus };
+enum class Scope { kGlobal, kToken, kStatus, kTokenOrStatus, kHealth };
 
 struct OptionSpec {
   absl::string_view name;
@@ -21,7 +21,7 @@ struct OptionSpec {
   Scope scope;
 };
 
-constexpr std::array<OptionSpec, 16> kOptions = {{
+constexpr std::array<OptionSpec, 17> kOptions = {{
     {"--help", false, Scope::kGlobal},
     {"-h", false, Scope::kGlobal},
     {"--version", false, Scope::kGlobal},
@@ -38,6 +38,7 @@ constexpr std::array<OptionSpec, 16> kOptions = {{
     {"--force-refresh", false, Scope::kToken},
     {"--header", false, Scope::kToken},
     {"--json", false, Scope::kStatus},
+    {"--service", true, Scope::kHealth},
 }};
 
 const OptionSpec* FindOption(absl::string_view name) {
@@ -57,6 +58,8 @@ bool Allows(Scope scope, Command command) {
       return command == Command::kStatus;
     case Scope::kTokenOrStatus:
       return command == Command::kToken || command == Command::kStatus;
+    case Scope::kHealth:
+      return command == Command::kHealth;
   }
   return false;
 }
@@ -67,6 +70,8 @@ absl::string_view CommandName(Command command) {
       return "token";
     case Command::kStatus:
       return "status";
+    case Command::kHealth:
+      return "health";
     case Command::kHelp:
       return "--help";
     case Command::kVersion:
@@ -80,7 +85,9 @@ absl::Status UsageError(absl::string_view message) { return absl::InvalidArgumen
 absl::StatusOr<Command> ParseCommand(absl::string_view word) {
   if (word == "token") return Command::kToken;
   if (word == "status") return Command::kStatus;
-  return UsageError(absl::StrCat("unknown command \"", word, "\" (expected token or status)"));
+  if (word == "health") return Command::kHealth;
+  return UsageError(
+      absl::StrCat("unknown command \"", word, "\" (expected token, status or health)"));
 }
 
 // `zero_allowed` separates --min-validity, where zero means "any unexpired token", from
@@ -127,6 +134,8 @@ absl::Status ApplyValue(absl::string_view option, std::string value, CliArgument
     result.client = std::move(value);
   } else if (option == "--scope") {
     result.scopes.push_back(std::move(value));
+  } else if (option == "--service") {
+    result.service = std::move(value);
   } else if (option == "--audience") {
     result.audience = std::move(value);
   } else if (option == "--min-validity") {
@@ -178,7 +187,7 @@ absl::StatusOr<CliArguments> ParseArguments(std::vector<std::string> args, const
       return result;
     }
     if (!command.has_value() && spec->scope != Scope::kGlobal) {
-      return UsageError(absl::StrCat(arg, ": must follow its command (token or status)"));
+      return UsageError(absl::StrCat(arg, ": must follow its command (token, status or health)"));
     }
     if (command.has_value() && !Allows(spec->scope, *command)) {
       return UsageError(absl::StrCat(arg, ": not an option of ", CommandName(*command)));
@@ -206,7 +215,7 @@ absl::StatusOr<CliArguments> ParseArguments(std::vector<std::string> args, const
     }
   }
 
-  if (!command.has_value()) return UsageError("missing command (token or status)");
+  if (!command.has_value()) return UsageError("missing command (token, status or health)");
   result.command = *command;
   if (result.command == Command::kToken && result.client.empty()) {
     return UsageError("token: --client is required");
@@ -231,12 +240,16 @@ Usage:
   agentauth [GLOBAL OPTIONS] token --client NAME [--scope SCOPE]... [--audience URI]
                              [--min-validity DURATION] [--force-refresh] [--header]
   agentauth [GLOBAL OPTIONS] status [--client NAME] [--json]
+  agentauth [GLOBAL OPTIONS] health [--service NAME]
 
 Commands:
   token    Print an access token of client NAME followed by a newline, and nothing else:
              curl -H "$(agentauth token --client reports --header)" https://api.example.com/
   status   Print the state of every configured client (or of NAME only) as a table, or
            with --json as a GetStatusResponse in protobuf's JSON mapping. Shows no secrets.
+  health   Ask the daemon's grpc.health.v1 service and print its answer (SERVING,
+           NOT_SERVING, ...); exit 0 only for SERVING. The daemon is SERVING once its
+           clients' tokens are prewarmed, NOT_SERVING while it shuts down.
 
 Options of token:
   --client NAME            the client's configured name (not its OAuth client_id); required
@@ -249,6 +262,9 @@ Options of token:
 Options of status:
   --client NAME            only this client
   --json                   JSON instead of a table
+
+Options of health:
+  --service NAME           a service name instead of the daemon as a whole ("")
 
 Global options, before or after the command:
   --target HOST:PORT       the daemon, or unix:/path (default: $AGENTAUTH_TARGET, else
@@ -272,11 +288,13 @@ Exit status:
   3  the daemon is unreachable: no connection within the timeout
   4  the daemon answered with an error, printed as one line on stderr, e.g.
        agentauth: token for client "reports": NOT_FOUND: unknown client "reports"
+     or, for health, with a status other than SERVING
 )help";
 }
 
 std::string ShortUsage() {
-  return "usage: agentauth [--target HOST:PORT] [--timeout DURATION] token|status [OPTIONS]\n"
+  return "usage: agentauth [--target HOST:PORT] [--timeout DURATION] token|status|health "
+         "[OPTIONS]\n"
          "Run 'agentauth --help' for the options.\n";
 }
 

@@ -5,6 +5,7 @@
 //   agentauth [GLOBAL...] token --client NAME [--scope S]... [--audience URI]
 //             [--min-validity DURATION] [--force-refresh] [--header] [GLOBAL...]
 //   agentauth [GLOBAL...] status [--client NAME] [--json] [GLOBAL...]
+//   agentauth [GLOBAL...] health [--service NAME] [GLOBAL...]
 //   GLOBAL: --target HOST:PORT | --timeout DURATION | --tls-ca FILE | --tls-cert FILE
 //           | --tls-key FILE | --token-file FILE | --help | -h | --version
 //
@@ -34,6 +35,7 @@ enum class Command {
   kVersion,  // --version: print the version and succeed.
   kToken,    // token: print an access token.
   kStatus,   // status: print the state of the clients.
+  kHealth,   // health: ask grpc.health.v1.Health/Check.
 };
 
 // A parsed command line. Fields of the other command keep their defaults.
@@ -60,6 +62,9 @@ struct CliArguments {
 
   // status only.
   bool json = false;
+
+  // health only: the service to ask about; empty means the server as a whole.
+  std::string service;
 };
 
 // Parses `args`, the command line without the program name (argv[1] onwards). `env_target`

@@ -103,6 +103,25 @@ int RunStatus(const Client& client, const CliArguments& args, absl::Time deadlin
   return Write(absl::StrCat(json, "\n"), out, err);
 }
 
+// The status goes to stdout whatever it is, so that a script can log it; only SERVING succeeds.
+int RunHealth(const Client& client, const CliArguments& args, absl::Time deadline,
+              std::ostream& out, std::ostream& err) {
+  const std::string what = args.service.empty()
+                               ? std::string("health")
+                               : absl::StrCat("health of service \"", args.service, "\"");
+
+  absl::StatusOr<ServingStatus> status = client.CheckHealth(args.service, deadline - absl::Now());
+  if (!status.ok()) return ReportCallFailure(client, args, what, status.status(), err);
+  const std::string name = ServingStatusName(*status);
+  if (const int written = Write(absl::StrCat(name, "\n"), out, err); written != kExitSuccess) {
+    return written;
+  }
+
+  if (*status == ServingStatus::kServing) return kExitSuccess;
+  err << "agentauth: " << what << ": " << name << "\n";
+  return kExitRefused;
+}
+
 }  // namespace
 
 int RunCommand(const Client& client, const CliArguments& args, std::ostream& out,
@@ -118,6 +137,8 @@ int RunCommand(const Client& client, const CliArguments& args, std::ostream& out
       return RunToken(client, args, deadline, out, err);
     case Command::kStatus:
       return RunStatus(client, args, deadline, out, err);
+    case Command::kHealth:
+      return RunHealth(client, args, deadline, out, err);
     case Command::kHelp:
     case Command::kVersion:
       break;

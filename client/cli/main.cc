@@ -6,7 +6,8 @@
 //   2  usage error: the command line is wrong (the problem and a short usage go to stderr)
 //   3  the daemon is unreachable: no connection within --timeout
 //   4  the daemon answered with an error (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED,
-//      FAILED_PRECONDITION, UNAVAILABLE from the provider, DEADLINE_EXCEEDED, ...)
+//      FAILED_PRECONDITION, UNAVAILABLE from the provider, DEADLINE_EXCEEDED, ...), or health
+//      answered a status other than SERVING
 // Every failure is one line on stderr: `agentauth: <what failed>: <CODE>: <message>`.
 
 #include <cstdlib>

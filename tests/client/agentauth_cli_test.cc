@@ -340,6 +340,80 @@ TEST_F(CliTest, TargetFlagWinsOverTheEnvironment) {
   EXPECT_EQ(result.stdout_text, "tok-123.abc_DEF\n");
 }
 
+// --- health ---
+
+TEST_F(CliTest, HealthOfAServingDaemonPrintsServingAndExits0) {
+  const ProcessResult result = Run({"health"});
+
+  EXPECT_EQ(result.exit_code, kExitSuccess) << result.stderr_text;
+  EXPECT_EQ(result.stdout_text, "SERVING\n");
+  EXPECT_EQ(result.stderr_text, "");
+}
+
+TEST_F(CliTest, HealthOfANotServingDaemonPrintsTheStatusAndExits4) {
+  server_->health().SetServingStatus(false);
+
+  const ProcessResult result = Run({"health"});
+
+  EXPECT_EQ(result.exit_code, kExitRefused);
+  EXPECT_EQ(result.stdout_text, "NOT_SERVING\n");
+  EXPECT_EQ(result.stderr_text, "agentauth: health: NOT_SERVING\n");
+}
+
+TEST_F(CliTest, HealthServiceFlagAsksAboutThatService) {
+  server_->health().SetServingStatus(false);
+  server_->health().SetServingStatus("agentauth.v1.TokenService", true);
+
+  const ProcessResult serving = Run({"health", "--service", "agentauth.v1.TokenService"});
+  server_->health().SetServingStatus("agentauth.v1.TokenService", false);
+  const ProcessResult not_serving = Run({"health", "--service=agentauth.v1.TokenService"});
+
+  EXPECT_EQ(serving.exit_code, kExitSuccess) << serving.stderr_text;
+  EXPECT_EQ(serving.stdout_text, "SERVING\n");
+  EXPECT_EQ(not_serving.exit_code, kExitRefused);
+  EXPECT_EQ(not_serving.stderr_text,
+            "agentauth: health of service \"agentauth.v1.TokenService\": NOT_SERVING\n");
+}
+
+TEST_F(CliTest, HealthOfAnUnknownServiceExitsWith4WithNotFound) {
+  const ProcessResult result = Run({"health", "--service", "no.such.Service"});
+
+  EXPECT_EQ(result.exit_code, kExitRefused);
+  EXPECT_EQ(result.stdout_text, "");
+  EXPECT_THAT(result.stderr_text,
+              StartsWith("agentauth: health of service \"no.such.Service\": NOT_FOUND: "));
+}
+
+TEST_F(CliTest, HealthOfAnUnreachableDaemonExitsWith3) {
+  absl::StatusOr<int> port = testing::UnusedLoopbackPort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string target = absl::StrCat("127.0.0.1:", *port);
+
+  const ProcessResult result = Run({"health", "--target", target, "--timeout", "1s"});
+
+  EXPECT_EQ(result.exit_code, kExitUnreachable);
+  EXPECT_EQ(result.stdout_text, "");
+  EXPECT_THAT(result.stderr_text,
+              StartsWith(absl::StrCat("agentauth: connecting to agentauth at ", target,
+                                      ": UNAVAILABLE: no connection within 1s")));
+}
+
+TEST_F(CliTest, HealthWithAnUnreadableTokenFileExitsWith4NamingTheFile) {
+  const ProcessResult result = Run({"--token-file", "/nonexistent/token", "health"});
+
+  EXPECT_EQ(result.exit_code, kExitRefused);
+  EXPECT_EQ(result.stderr_text,
+            "agentauth: health: FAILED_PRECONDITION: cannot read the token file "
+            "\"/nonexistent/token\"\n");
+}
+
+TEST_F(CliTest, ServiceFlagOutsideHealthIsAUsageError) {
+  const ProcessResult result = Run({"status", "--service", "x"});
+
+  EXPECT_EQ(result.exit_code, kExitUsage);
+  EXPECT_THAT(result.stderr_text, StartsWith("agentauth: --service: not an option of status\n"));
+}
+
 // --- the command line is wrong, or asks for help ---
 
 TEST_F(CliTest, MissingClientExitsWith2WithTheProblemAndAShortUsage) {
@@ -364,7 +438,8 @@ TEST_F(CliTest, MissingCommandExitsWith2) {
   const ProcessResult result = RunWith({AGENTAUTH_CLI_PATH}, {});
 
   EXPECT_EQ(result.exit_code, kExitUsage);
-  EXPECT_THAT(result.stderr_text, StartsWith("agentauth: missing command (token or status)\n"));
+  EXPECT_THAT(result.stderr_text,
+              StartsWith("agentauth: missing command (token, status or health)\n"));
 }
 
 TEST_F(CliTest, HelpPrintsTheUsageAndExitCodesToStdoutAndExits0) {

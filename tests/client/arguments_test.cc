@@ -125,6 +125,26 @@ TEST(ArgumentsTest, StatusTakesAClientAndJson) {
   EXPECT_TRUE(parsed->json);
 }
 
+TEST(ArgumentsTest, HealthWithoutOptionsAsksAboutTheWholeServer) {
+  absl::StatusOr<CliArguments> parsed = Parse({"health"});
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->command, Command::kHealth);
+  EXPECT_EQ(parsed->service, "");
+}
+
+TEST(ArgumentsTest, HealthTakesAServiceAndTheGlobalOptions) {
+  absl::StatusOr<CliArguments> parsed =
+      Parse({"--token-file", "/t", "health", "--service=agentauth.v1.TokenService", "--timeout",
+             "3s", "--target", "unix:/run/a.sock"});
+
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->service, "agentauth.v1.TokenService");
+  EXPECT_EQ(parsed->timeout, absl::Seconds(3));
+  EXPECT_EQ(parsed->target, "unix:/run/a.sock");
+  EXPECT_EQ(parsed->token_file, "/t");
+}
+
 TEST(ArgumentsTest, ZeroMinValidityIsAccepted) {
   absl::StatusOr<CliArguments> parsed = Parse({"token", "--client", "x", "--min-validity", "0"});
 
@@ -189,7 +209,8 @@ TEST(ArgumentsTest, HelpTextNamesEveryOptionAndExitCode) {
 
   for (const char* option :
        {"--client", "--scope", "--audience", "--min-validity", "--force-refresh", "--header",
-        "--json", "--target", "--timeout", "--help", "-h", "--version", "AGENTAUTH_TARGET"}) {
+        "--json", "--service", "--target", "--timeout", "--help", "-h", "--version",
+        "AGENTAUTH_TARGET", "health"}) {
     EXPECT_THAT(help, HasSubstr(option));
   }
   for (const char* exit_code : {"  0  ", "  1  ", "  2  ", "  3  ", "  4  "}) {
@@ -200,17 +221,19 @@ TEST(ArgumentsTest, HelpTextNamesEveryOptionAndExitCode) {
 // --- Usage errors: each names what is wrong ---
 
 TEST(ArgumentsTest, NoArgumentsIsAMissingCommand) {
-  EXPECT_EQ(Parse({}).status(), absl::InvalidArgumentError("missing command (token or status)"));
+  EXPECT_EQ(Parse({}).status(),
+            absl::InvalidArgumentError("missing command (token, status or health)"));
 }
 
 TEST(ArgumentsTest, OnlyGlobalOptionsIsAMissingCommand) {
   EXPECT_EQ(Parse({"--target", "x:1"}).status(),
-            absl::InvalidArgumentError("missing command (token or status)"));
+            absl::InvalidArgumentError("missing command (token, status or health)"));
 }
 
 TEST(ArgumentsTest, UnknownCommandIsRejected) {
-  EXPECT_EQ(Parse({"tokens"}).status(),
-            absl::InvalidArgumentError("unknown command \"tokens\" (expected token or status)"));
+  EXPECT_EQ(
+      Parse({"tokens"}).status(),
+      absl::InvalidArgumentError("unknown command \"tokens\" (expected token, status or health)"));
 }
 
 TEST(ArgumentsTest, TokenWithoutClientIsRejected) {
@@ -229,8 +252,9 @@ TEST(ArgumentsTest, UnknownOptionWithAValueIsNamedWithoutIt) {
 }
 
 TEST(ArgumentsTest, CommandOptionBeforeItsCommandIsRejected) {
-  EXPECT_EQ(Parse({"--client", "x", "token"}).status(),
-            absl::InvalidArgumentError("--client: must follow its command (token or status)"));
+  EXPECT_EQ(
+      Parse({"--client", "x", "token"}).status(),
+      absl::InvalidArgumentError("--client: must follow its command (token, status or health)"));
 }
 
 TEST(ArgumentsTest, TokenOptionAfterStatusIsRejected) {
@@ -241,6 +265,17 @@ TEST(ArgumentsTest, TokenOptionAfterStatusIsRejected) {
 TEST(ArgumentsTest, StatusOptionAfterTokenIsRejected) {
   EXPECT_EQ(Parse({"token", "--client", "x", "--json"}).status(),
             absl::InvalidArgumentError("--json: not an option of token"));
+}
+
+TEST(ArgumentsTest, ClientOptionAfterHealthIsRejected) {
+  EXPECT_EQ(Parse({"health", "--client", "x"}).status(),
+            absl::InvalidArgumentError("--client: not an option of health"));
+}
+
+TEST(ArgumentsTest, ServiceOptionBeforeHealthIsRejected) {
+  EXPECT_EQ(
+      Parse({"--service", "x", "health"}).status(),
+      absl::InvalidArgumentError("--service: must follow its command (token, status or health)"));
 }
 
 TEST(ArgumentsTest, OptionAtTheEndWithoutItsValueIsRejected) {

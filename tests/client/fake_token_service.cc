@@ -10,6 +10,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -100,6 +101,9 @@ grpc::Status FakeTokenService::GetStatus(grpc::ServerContext* /*context*/,
 absl::StatusOr<std::unique_ptr<FakeTokenServer>> FakeTokenServer::Start() {
   std::unique_ptr<FakeTokenServer> server(new FakeTokenServer());
   int port = 0;
+  // gRPC's own grpc.health.v1 service, as the daemon has it, for the health command's tests.
+  // The switch is process-wide and only read by servers built after it.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&server->service_);
@@ -109,6 +113,10 @@ absl::StatusOr<std::unique_ptr<FakeTokenServer>> FakeTokenServer::Start() {
   }
   server->target_ = absl::StrCat("127.0.0.1:", port);
   return server;
+}
+
+grpc::HealthCheckServiceInterface& FakeTokenServer::health() {
+  return *server_->GetHealthCheckService();
 }
 
 FakeTokenServer::~FakeTokenServer() {

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agentauth/v1/token_service.grpc.pb.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 
 namespace agentauth::testing {
@@ -68,7 +69,8 @@ class FakeTokenService final : public v1::TokenService::Service {
   std::vector<v1::GetStatusRequest> status_requests_ ABSL_GUARDED_BY(mutex_);
 };
 
-// A gRPC server on 127.0.0.1, on a port the system picked, serving a FakeTokenService.
+// A gRPC server on 127.0.0.1, on a port the system picked, serving a FakeTokenService and
+// gRPC's default grpc.health.v1 service (service "" SERVING until told otherwise).
 class FakeTokenServer {
  public:
   // Returns UNAVAILABLE when the server cannot listen.
@@ -78,6 +80,8 @@ class FakeTokenServer {
   ~FakeTokenServer();
 
   FakeTokenService& service() { return service_; }
+  // The server's health service, to set what grpc.health.v1.Health/Check answers.
+  grpc::HealthCheckServiceInterface& health();
   // "127.0.0.1:<port>": a gRPC target for the server.
   const std::string& target() const { return target_; }
 

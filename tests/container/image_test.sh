@@ -7,7 +7,8 @@
 # 2. podman build --pull=never (layers are cached in podman's storage between runs);
 # 3. starts the development identity provider on the host's loopback and the image on the host
 #    network, with a config (mounted read-only) pointing at that provider;
-# 4. fetches a token with the image's agentauth tool and has the provider accept it;
+# 4. fetches a token with the image's agentauth tool and has the provider accept it, and asks its
+#    grpc.health.v1 service with `agentauth health`, as the chart's `helm test` pod does;
 # 5. checks that the daemon is the container's PID 1 and runs as uid 10001, not root;
 # 6. stops the container with SIGTERM and expects the daemon's drain and exit code 0.
 #
@@ -142,11 +143,19 @@ curl -sS --fail-with-body -H "Authorization: Bearer $token" "$issuer/__dev/whoam
 grep -q 'demo-agent' "$work/whoami" || fail "the token is not demo-agent's: $(cat "$work/whoami")"
 log "token fetched from the container and accepted by the provider"
 
-# What the chart's `helm test` pod checks (helm/agentauth/templates/tests/): the daemon reports
-# ready in `agentauth status --json`.
-"$PODMAN" exec "$CONTAINER" sh -c "agentauth status --json --target=$target | grep -q '\"ready\":true'" ||
-  fail "agentauth status --json does not say ready: $("$PODMAN" exec "$CONTAINER" agentauth status --json --target="$target")"
-log "agentauth status --json says ready"
+# What the chart's `helm test` pod runs (helm/agentauth/templates/tests/): grpc.health.v1 through
+# `agentauth health`, SERVING once the prewarm is done; and a service it does not know is refused.
+health=$("$PODMAN" exec "$CONTAINER" agentauth health --target="$target") ||
+  fail "agentauth health failed (exit $?): $health"
+[[ $health == SERVING ]] || fail "agentauth health printed \"$health\", not SERVING"
+set +e
+"$PODMAN" exec "$CONTAINER" agentauth health --service=no.such.Service --target="$target" \
+  >/dev/null 2>"$work/health.err"
+unknown_exit=$?
+set -e
+[[ $unknown_exit == 4 ]] ||
+  fail "agentauth health of an unknown service exited $unknown_exit, not 4: $(cat "$work/health.err")"
+log "agentauth health says SERVING (and exits 4 for a service the daemon does not know)"
 
 host_pid=$("$PODMAN" inspect --format '{{.State.Pid}}' "$CONTAINER")
 process_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$host_pid/status")

@@ -10,6 +10,9 @@
 #   chart_check.sh notes VALUES               NOTES.txt renders (helm install --dry-run=client)
 #   chart_check.sh schema                     values.schema.json rejects a wrong value and an
 #                                             unknown key, each with the JSON path in the error
+#   chart_check.sh caller-policy              a client without allowedCallers fails the render
+#                                             unless daemon.insecureAllowAnyCaller, which alone
+#                                             renders --insecure-allow-any-caller
 #   chart_check.sh check-config VALUES AGENTAUTHD
 #       the rendered ConfigMap's config.json, with the rendered Secret's keys as the secret files
 #       (in a temporary folder), passes `agentauthd --check-config` given the Deployment's
@@ -59,14 +62,15 @@ expect_rejected() {
 }
 
 # Runs `agentauthd --check-config` ($2), with the arguments of the rendered Deployment, on the
-# config.json of the one ConfigMap in the rendered file $1. Each client's secret file is written to a temporary folder instead of the mount path
-# (its name kept): from the rendered Secret's key of that name when there is one, else a
-# stand-in, as a Secret the user manages (existingSecret) would provide it.
+# config.json of the one ConfigMap in the rendered file $1. Each client's secret file is written
+# to a temporary folder instead of the mount path (its name kept): from the rendered Secret's key
+# of that name when there is one, else a stand-in, as a Secret the user manages (existingSecret)
+# would provide it. The service-account files of caller_auth.kubernetes get stand-ins likewise.
 check_rendered_config() {
   local rendered=$1 agentauthd=$2
   mkdir -p "$work/secrets"
   node --input-type=module - "$rendered" "$work" <<'JS'
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 const [file, work] = process.argv.slice(2);
@@ -85,6 +89,16 @@ for (const client of config.clients) {
     (secret ? Buffer.from(secret.data[name], 'base64').toString() : `stand-in-for-${name}`);
   client.client_secret_file = `${work}/secrets/${name}`;
   writeFileSync(client.client_secret_file, value, { mode: 0o600 });
+}
+// The pod's own service-account files (caller_auth.kubernetes), which --check-config reads:
+// stand-ins under the same names, as the kubelet would mount them.
+const kubernetes = config.caller_auth?.kubernetes;
+for (const key of ['ca_file', 'bearer_token_file']) {
+  if (!kubernetes?.[key]) continue;
+  const name = basename(kubernetes[key]);
+  kubernetes[key] = `${work}/serviceaccount/${name}`;
+  mkdirSync(`${work}/serviceaccount`, { recursive: true });
+  writeFileSync(kubernetes[key], `stand-in-for-${name}\n`, { mode: 0o600 });
 }
 writeFileSync(`${work}/config.json`, JSON.stringify(config, null, 2));
 // The daemon's arguments as the Deployment gives them, but for the config's new place.
@@ -136,6 +150,31 @@ case $command in
     # Not the schema's: the templates' own check that the pod outlives the daemon's drain.
     expect_rejected "terminationGracePeriodSeconds (12) must be at least" \
       --set terminationGracePeriodSeconds=12
+    ;;
+
+  caller-policy)
+    # Clients open to any caller fail the render, naming them and both ways out, unless the
+    # opt-out is set; only then is --insecure-allow-any-caller passed.
+    readonly OPEN=tests/kubernetes/testdata/open-client-values.yaml
+    expect_rejected \
+      "client(s) reports have no allowedCallers while the daemon listens beyond loopback" -f "$OPEN"
+    for way_out in "Give each of them allowedCallers" "set daemon.insecureAllowAnyCaller=true"; do
+      grep -qF -- "$way_out" "$work/err" ||
+        fail "the refusal does not say \"$way_out\": $(cat "$work/err")"
+    done
+    expect_rejected "client example allows caller serviceaccount:example/*, but callerAuth.kubernetes.enabled is false" \
+      --set callerAuth.kubernetes.enabled=false
+    render -f "$OPEN" --set daemon.insecureAllowAnyCaller=true >"$work/opted-out.yaml"
+    grep -qxF -- "            - --insecure-allow-any-caller" "$work/opted-out.yaml" ||
+      fail "daemon.insecureAllowAnyCaller=true did not pass --insecure-allow-any-caller"
+    render >"$work/default.yaml"
+    if grep -qF -- "--insecure-allow-any-caller" "$work/default.yaml"; then
+      fail "the default values pass --insecure-allow-any-caller"
+    fi
+    # Only the daemon's listeners count: on a Unix socket alone an open client is allowed.
+    render -f "$OPEN" --set-json 'config.listeners=[{"address":"unix:/tmp/agentauth.sock"}]' \
+      >/dev/null || fail "an open client on a Unix socket only was refused"
+    echo "open clients refused; --insecure-allow-any-caller rendered only when asked for"
     ;;
 
   check-config)

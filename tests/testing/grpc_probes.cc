@@ -5,16 +5,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 
 namespace agentauth::testing {
 namespace {
-
-// HealthCheckRequest{service = `service`}: field 1, length-delimited.
-std::string HealthRequestBytes(const std::string& service) {
-  return absl::StrCat(std::string(1, '\x0a'), std::string(1, static_cast<char>(service.size())),
-                      service);
-}
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -30,43 +24,27 @@ std::string ToString(const grpc::ByteBuffer& buffer) {
 
 int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                 grpc::Status* error) {
-  grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  const std::string request_bytes = HealthRequestBytes(service);
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
 
-  std::mutex mutex;
-  std::condition_variable done;
-  bool finished = false;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status result) {
-                   std::lock_guard<std::mutex> lock(mutex);
-                   status = std::move(result);
-                   finished = true;
-                   done.notify_one();
-                 });
-  std::unique_lock<std::mutex> lock(mutex);
-  done.wait(lock, [&] { return finished; });
+  absl::StatusOr<ServingStatus> status = CallHealthCheck(channel, context, service);
   if (!status.ok()) {
-    if (error != nullptr) *error = status;
+    if (error != nullptr) {
+      *error = grpc::Status(static_cast<grpc::StatusCode>(status.status().code()),
+                            std::string(status.status().message()));
+    }
     return -1;
   }
-  // HealthCheckResponse{status = N}: field 1, varint.
-  const std::string bytes = ToString(response);
-  return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0;
+  return static_cast<int>(*status);
 }
 
 HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service)
     : stub_(channel) {
-  const std::string bytes = HealthRequestBytes(service);
+  const std::string bytes = EncodeHealthCheckRequest(service);
   grpc::Slice slice(bytes);
   request_ = grpc::ByteBuffer(&slice, 1);
   // A server-streaming method, called as a stream in both directions with a single request.
-  stub_.PrepareBidiStreamingCall(&context_, "/grpc.health.v1.Health/Watch", grpc::StubOptions(),
+  stub_.PrepareBidiStreamingCall(&context_, std::string(kHealthWatchMethod), grpc::StubOptions(),
                                  this);
   StartWrite(&request_);
   StartWritesDone();
@@ -82,10 +60,11 @@ HealthWatch::~HealthWatch() {
 
 void HealthWatch::OnReadDone(bool ok) {
   if (!ok) return;
-  const std::string bytes = ToString(response_);
+  // An answer that is not a HealthCheckResponse counts as -1, which no WaitFor asks for.
+  absl::StatusOr<ServingStatus> status = DecodeHealthCheckResponse(ToString(response_));
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    seen_.push_back(bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0);
+    seen_.push_back(status.ok() ? static_cast<int>(*status) : -1);
   }
   changed_.notify_all();
   StartRead(&response_);

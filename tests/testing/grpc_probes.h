@@ -1,6 +1,7 @@
 // Calling the standard gRPC services of a server without generated code: Debian ships neither
-// health.proto nor reflection.proto, and copying them would vendor third-party code. The
-// messages involved are tiny, so their protobuf wire format is written out here.
+// health.proto nor reflection.proto, and copying them would vendor third-party code. The health
+// messages are encoded by the client library (client/health_check.h), which the `agentauth
+// health` command uses too; the one reflection request is written out here.
 #pragma once
 
 #include <grpcpp/generic/generic_stub.h>
@@ -12,11 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "client/health_check.h"
+
 namespace agentauth::testing {
 
-// grpc.health.v1.HealthCheckResponse.ServingStatus
-inline constexpr int kServing = 1;
-inline constexpr int kNotServing = 2;
+// grpc.health.v1.HealthCheckResponse.ServingStatus, as ints for the tests' comparisons.
+inline constexpr int kServing = static_cast<int>(ServingStatus::kServing);
+inline constexpr int kNotServing = static_cast<int>(ServingStatus::kNotServing);
 
 // Calls grpc.health.v1.Health/Check for `service`. Returns the ServingStatus, or -1 with the
 // call's status in `error`.

@@ -93,3 +93,49 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "agentauth.serviceAccountDir" -}}
 /var/run/secrets/kubernetes.io/serviceaccount
 {{- end }}
+
+{{/*
+Names of the clients without allowedCallers, joined by ", ", when the daemon listens beyond
+loopback; empty otherwise. agentauthd refuses to start (and --check-config refuses) in that case
+unless --insecure-allow-any-caller: the same rule as CheckNoClientOpenBeyondLoopback in
+server/callers/caller_policy.cc, so the install fails instead of the pod crash-looping.
+*/}}
+{{- define "agentauth.openClients" -}}
+{{- $addresses := list (printf "%s:%d" .Values.ports.bindAddress (int .Values.ports.grpc)) }}
+{{- with .Values.config.listeners }}
+{{- $addresses = list }}
+{{- range . }}{{ $addresses = append $addresses .address }}{{ end }}
+{{- end }}
+{{- $exposed := false }}
+{{- range $addresses }}
+{{- $host := regexReplaceAll ":[^:]*$" . "" | trimPrefix "[" | trimSuffix "]" | lower }}
+{{- $local := or (hasPrefix "unix:" .) (eq $host "localhost" "::1") (hasPrefix "127." $host) }}
+{{- if not $local }}{{ $exposed = true }}{{ end }}
+{{- end }}
+{{- $open := list }}
+{{- range .Values.clients }}{{ if not .allowedCallers }}{{ $open = append $open .name }}{{ end }}{{ end }}
+{{- if $exposed }}{{ join ", " $open }}{{ end }}
+{{- end }}
+
+{{/*
+Fails the render for a caller policy the daemon could not enforce: clients open to any pod while
+daemon.insecureAllowAnyCaller is false, or serviceaccount: callers without callerAuth.kubernetes
+(no call could prove such an identity, so the client would refuse everyone).
+*/}}
+{{- define "agentauth.checkCallerPolicy" -}}
+{{- $open := include "agentauth.openClients" . }}
+{{- if and $open (not .Values.daemon.insecureAllowAnyCaller) }}
+{{- fail (printf "client(s) %s have no allowedCallers while the daemon listens beyond loopback: any pod that reaches the gRPC port would get their tokens, and agentauthd would refuse to start. Give each of them allowedCallers, e.g. [\"serviceaccount:<namespace>/<name>\"] with callerAuth.kubernetes.enabled=true, or set daemon.insecureAllowAnyCaller=true to allow any caller, knowingly" $open) }}
+{{- end }}
+{{- if not .Values.callerAuth.kubernetes.enabled }}
+{{- range .Values.clients }}
+{{- $client := .name }}
+{{- range .allowedCallers }}
+{{- $pattern := kindIs "string" . | ternary . (get (kindIs "map" . | ternary . dict) "caller") }}
+{{- if hasPrefix "serviceaccount:" (toString $pattern) }}
+{{- fail (printf "client %s allows caller %s, but callerAuth.kubernetes.enabled is false, so no call can prove a service-account identity: enable callerAuth.kubernetes" $client $pattern) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
