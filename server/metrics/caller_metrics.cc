@@ -22,7 +22,12 @@ CallerMetrics::CallerMetrics(prometheus::Registry& registry)
                                .Add({})) {}
 
 void CallerMetrics::Decision(absl::string_view client, absl::string_view decision) {
-  decisions_.Add({{"client", std::string(client)}, {"decision", std::string(decision)}})
+  decisions_by_labels_
+      .Get(ResolvedMetricKey(client, decision).view(),
+           [&]() -> prometheus::Counter& {
+             return decisions_.Add(
+                 {{"client", std::string(client)}, {"decision", std::string(decision)}});
+           })
       .Increment();
 }
 

@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include "absl/strings/string_view.h"
+#include "server/metrics/resolved_metrics.h"
 
 namespace agentauth {
 
@@ -26,6 +27,8 @@ class CallerMetrics {
 
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
+  // Every GetAccessToken counts a decision: looked up without the family's own lookup.
+  ResolvedMetrics<prometheus::Counter> decisions_by_labels_;
   prometheus::Family<prometheus::Counter>& force_refresh_limited_;
   prometheus::Counter& jwks_fetch_failures_;
 };

@@ -24,31 +24,6 @@ constexpr std::array<absl::string_view, 9> kOAuthErrors = {
 
 std::string Label(absl::string_view value) { return std::string(value); }
 
-// A key of ResolvedMetrics: label values joined with a control character, which no method name,
-// status code, result or client name (A-Za-z0-9._-) holds. Built on the stack: the hot path
-// makes two per call, and a heap allocation each would be a good share of what they save.
-class Key {
- public:
-  explicit Key(absl::string_view a, absl::string_view b = "", absl::string_view c = "") {
-    const size_t size = a.size() + b.size() + c.size() + 2;
-    char* out = size <= sizeof(inline_) ? inline_ : (heap_.resize(size), heap_.data());
-    for (absl::string_view part : {a, absl::string_view("\x1f"), b, absl::string_view("\x1f"), c}) {
-      std::memcpy(out, part.data(), part.size());
-      out += part.size();
-    }
-    view_ = absl::string_view(size <= sizeof(inline_) ? inline_ : heap_.data(), size);
-  }
-  Key(const Key&) = delete;
-  Key& operator=(const Key&) = delete;
-
-  absl::string_view view() const { return view_; }
-
- private:
-  char inline_[160];
-  std::string heap_;
-  absl::string_view view_;
-};
-
 }  // namespace
 
 Metrics::Metrics(const std::string& version)
@@ -122,7 +97,7 @@ void Metrics::RpcStarted(absl::string_view method) {
 
 void Metrics::RpcHandled(absl::string_view method, absl::string_view code, double seconds) {
   rpc_handled_by_method_code_
-      .Get(Key(method, code).view(),
+      .Get(ResolvedMetricKey(method, code).view(),
            [&]() -> prometheus::Counter& {
              return rpc_handled_.Add({{"grpc_service", kService},
                                       {"grpc_method", Label(method)},
@@ -144,7 +119,7 @@ void Metrics::RpcHandled(absl::string_view method, absl::string_view code, doubl
 void Metrics::TokenRequest(absl::string_view client, absl::string_view result,
                            absl::string_view code) {
   token_requests_by_labels_
-      .Get(Key(client, result, code).view(),
+      .Get(ResolvedMetricKey(client, result, code).view(),
            [&]() -> prometheus::Counter& {
              return token_requests_.Add(
                  {{"client", Label(client)}, {"result", Label(result)}, {"code", Label(code)}});

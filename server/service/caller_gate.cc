@@ -1,5 +1,8 @@
 #include "server/service/caller_gate.h"
 
+#include <mutex>
+#include <shared_mutex>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/callers/caller_policy.h"
@@ -93,13 +96,34 @@ absl::Status CallerGate::CheckForceRefresh(const ClientConfig& client,
 }
 
 void CallerGate::LogGrant(const ClientConfig& client, const CallerIdentity& caller,
-                          const std::vector<std::string>& scopes, const std::string& access_token) {
+                          const TokenCache::TokenPtr& token) {
+  // The same control block is the very token logged before: the weak_ptr keeps that block
+  // allocated, so a new token can never reuse its address and hide a grant.
+  auto same_token = [&token](const std::weak_ptr<const CachedToken>& logged) {
+    return !logged.owner_before(token) && !token.owner_before(logged);
+  };
+  std::string key = absl::StrCat(
+      caller.identities.empty() ? caller.peer_host : absl::StrJoin(caller.identities, ","), "\x1f",
+      client.name);
+  {
+    std::shared_lock<std::shared_mutex> lock(grants_mutex_);
+    const auto found = last_logged_grant_.find(key);
+    if (found != last_logged_grant_.end() && same_token(found->second)) return;
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(grants_mutex_);
+    if (last_logged_grant_.size() >= kMaxRememberedGrants) last_logged_grant_.clear();
+    std::weak_ptr<const CachedToken>& logged = last_logged_grant_[std::move(key)];
+    if (same_token(logged)) return;  // Another call logged it in between.
+    logged = token;
+  }
+
   logger_.Info("callers", "token_granted",
                {{"client", client.name},
                 {"caller", caller.Describe()},
-                {"scopes", absl::StrJoin(scopes, " ")},
+                {"scopes", absl::StrJoin(token->scopes, " ")},
                 {"caller_token_fingerprint", caller.token_fingerprint},
-                {"token_fingerprint", Fingerprint(access_token)}});
+                {"token_fingerprint", Fingerprint(token->access_token)}});
 }
 
 }  // namespace agentauth

@@ -1,14 +1,20 @@
 // The caller checks of the gRPC edge in one place: who is calling, may they use this client
-// for this request, may they force another refresh. Every decision is logged (caller identity,
-// client, scopes, fingerprints; never a token) and counted in CallerMetrics.
+// for this request, may they force another refresh. Every decision is counted in CallerMetrics
+// and logged (caller identity, client, scopes, fingerprints; never a token): every refusal, and
+// every token a caller is handed for the first time.
 #pragma once
 
 #include <grpcpp/server_context.h>
 
+#include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "server/cache/token_cache.h"
 #include "server/callers/caller_authenticator.h"
 #include "server/callers/caller_identity.h"
 #include "server/callers/rate_limiter.h"
@@ -41,9 +47,12 @@ class CallerGate {
   // OK when `caller` may force another refresh now; RESOURCE_EXHAUSTED saying when to retry.
   absl::Status CheckForceRefresh(const ClientConfig& client, const CallerIdentity& caller);
 
-  // Logs a token handed to `caller`, by the token's fingerprint.
+  // Logs a token handed to `caller`, by the token's fingerprint, the first time this caller
+  // gets this token. The same token again (a cache hit) is counted by Authorize but not logged
+  // again: a line per call would cost more than the call itself and bury the log, while a
+  // renewed token, another caller or another client is a new line.
   void LogGrant(const ClientConfig& client, const CallerIdentity& caller,
-                const std::vector<std::string>& scopes, const std::string& access_token);
+                const TokenCache::TokenPtr& token);
 
  private:
   void LogRefusal(absl::string_view client, const CallerIdentity& caller,
@@ -53,6 +62,14 @@ class CallerGate {
   PerCallerRateLimiter& force_refresh_limiter_;
   Logger& logger_;
   CallerMetrics& metrics_;
+
+  // The last token logged per caller (its identities, or its host when anonymous) and client.
+  // Bounded: forgotten all at once when full, which costs one more line per caller, not a
+  // wrong one.
+  static constexpr size_t kMaxRememberedGrants = 10'000;
+  std::shared_mutex grants_mutex_;
+  absl::flat_hash_map<std::string, std::weak_ptr<const CachedToken>> last_logged_grant_
+      ABSL_GUARDED_BY(grants_mutex_);
 };
 
 }  // namespace agentauth

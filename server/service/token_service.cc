@@ -215,7 +215,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::GetAccessToken(grpc::CallbackServerC
       call->Finish(ToGrpcStatus(WithClient(client->name, token.status())));
       return;
     }
-    gate->LogGrant(*client, caller, (*token)->scopes, (*token)->access_token);
+    gate->LogGrant(*client, caller, *token);
     FillResponse(**token, *response);
     call->Finish(grpc::Status::OK);
   };

@@ -302,6 +302,27 @@ TEST_F(ServiceAccountTest, Rs256AndEs256TokensFromDiscoveredKeysAreAccepted) {
   EXPECT_TRUE(logged);
 }
 
+TEST_F(ServiceAccountTest, EachCallerIsLoggedOnceForEachTokenItIsHanded) {
+  ASSERT_TRUE(StartServer(KubernetesAuth(), Clients()).ok());
+  const std::string builder = RsaKey().Sign(Claims("builder"));
+
+  for (int call = 0; call < 3; ++call) ASSERT_TRUE(CallWith(builder).ok());
+  ASSERT_TRUE(CallWith(RsaKey().Sign(Claims("deployer"))).ok());
+
+  auto grants_to = [&](absl::string_view caller) {
+    int lines = 0;
+    for (const std::string& line : log_.Lines()) {
+      if (absl::StrContains(line, "token_granted") &&
+          absl::StrContains(line, absl::StrCat("caller=", caller))) {
+        ++lines;
+      }
+    }
+    return lines;
+  };
+  EXPECT_EQ(grants_to("serviceaccount:reports/builder"), 1);
+  EXPECT_EQ(grants_to("serviceaccount:reports/deployer"), 1);
+}
+
 TEST_F(ServiceAccountTest, KeysMayComeFromAFile) {
   const std::string jwks = temp_.Write("jwks.json", testing::JwksOf({&EcKey()}));
   ASSERT_TRUE(
