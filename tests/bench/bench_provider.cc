@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/testing/loopback_socket.h"
 
 namespace agentauth::bench {
 namespace {
@@ -85,18 +86,10 @@ absl::StatusOr<std::unique_ptr<BenchProvider>> BenchProvider::Start(const Option
   if (pipe2(provider->stop_pipe_, O_CLOEXEC) != 0) {
     return absl::UnavailableError("cannot create the stop pipe");
   }
-  provider->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (provider->listen_fd_ < 0 ||
-      bind(provider->listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      listen(provider->listen_fd_, 1024) != 0 ||
-      getsockname(provider->listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return absl::UnavailableError("cannot listen on 127.0.0.1");
-  }
-  provider->base_url_ = absl::StrCat("http://127.0.0.1:", ntohs(address.sin_port));
+  absl::StatusOr<testing::LoopbackSocket> listening = testing::ListenOnLoopback(1024);
+  if (!listening.ok()) return listening.status();
+  provider->listen_fd_ = listening->fd;
+  provider->base_url_ = absl::StrCat("http://127.0.0.1:", listening->port);
   provider->accept_thread_ = std::thread([raw = provider.get()] { raw->AcceptLoop(); });
   return provider;
 }

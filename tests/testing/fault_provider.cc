@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tests/testing/loopback_socket.h"
 #include "tests/testing/subprocess.h"
 
 namespace agentauth::testing {
@@ -126,18 +127,10 @@ class LoopbackServer {
     if (pipe2(server->stop_pipe_, O_CLOEXEC) != 0) {
       return absl::UnavailableError("cannot create the stop pipe");
     }
-    server->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address = {};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (server->listen_fd_ < 0 ||
-        bind(server->listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        listen(server->listen_fd_, 256) != 0 ||
-        getsockname(server->listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      return absl::UnavailableError("cannot listen on 127.0.0.1");
-    }
-    server->port_ = ntohs(address.sin_port);
+    absl::StatusOr<LoopbackSocket> listening = ListenOnLoopback(256);
+    if (!listening.ok()) return listening.status();
+    server->listen_fd_ = listening->fd;
+    server->port_ = listening->port;
     server->accept_thread_ = std::thread([raw = server.get()] { raw->AcceptLoop(); });
     return server;
   }
